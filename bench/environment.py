@@ -1,0 +1,75 @@
+"""What a reader needs to judge a run's figures: the machine, the software, the code's version."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+PACKAGES = (
+    "facebench",
+    "dlib-bin",
+    "face-recognition-models",
+    "opencv-python-headless",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "dask",
+    "distributed",
+    "lithops",
+    "ibm-cos-sdk",
+    "moto",
+    "tensorflow-cpu",
+    "tensorflow",
+)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_commit(cwd: Path | None = None) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd or Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def describe() -> dict:
+    return {
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": platform.platform(),
+        "hostname": platform.node(),
+        "python": platform.python_version(),
+        "packages": package_versions(),
+        "git_commit": git_commit(),
+    }

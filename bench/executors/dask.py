@@ -1,0 +1,81 @@
+"""dask.distributed: a LocalCluster of single-threaded worker processes, or an existing cluster."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from bench.errors import UserError
+from bench.executors.base import Executor
+
+
+class DaskExecutor(Executor):
+    """With ``scheduler`` set, runs on that cluster's first ``workers`` worker slots (one thread each)."""
+
+    name = "dask"
+
+    def __init__(self, workers: int, scheduler: str | None = None, connect_timeout_s: float = 10.0) -> None:
+        super().__init__(workers)
+        self.scheduler = scheduler
+        self.connect_timeout_s = connect_timeout_s
+        self._cluster = None
+        self._client = None
+        self._targets: list[str] | None = None
+
+    @property
+    def backend(self) -> str:
+        return self.scheduler or "LocalCluster"
+
+    def start(self) -> None:
+        from distributed import Client, LocalCluster
+
+        if self.scheduler is None:
+            self._cluster = LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            self._client = Client(self._cluster)
+            return
+        try:
+            self._client = Client(self.scheduler, timeout=f"{self.connect_timeout_s}s")
+        except OSError as exc:
+            raise UserError(
+                f"cannot reach the Dask scheduler at {self.scheduler} ({exc}); is `dask scheduler` running?"
+            ) from None
+        slots = [
+            addr
+            for addr, info in sorted(self._client.scheduler_info(n_workers=-1)["workers"].items())
+            for _ in range(info.get("nthreads", 1))
+        ]
+        if len(slots) < self.workers:
+            self.close()
+            raise UserError(
+                f"the Dask cluster at {self.scheduler} has {len(slots)} worker thread(s), "
+                f"fewer than the {self.workers} asked for"
+            )
+        self._targets = sorted(set(slots[: self.workers]))
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        from distributed import as_completed
+
+        futures = [
+            self._client.submit(fn, item, pure=False, workers=self._targets, allow_other_workers=False)
+            for item in items
+        ]
+        index = {f.key: i for i, f in enumerate(futures)}
+        for future in as_completed(futures):
+            exc = future.exception()
+            yield index[future.key], exc if exc is not None else future.result()
+            future.release()

@@ -1,0 +1,24 @@
+"""A plain loop in the client process: the reference every other case is checked and timed against."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from bench.executors.base import Executor
+
+
+class SequentialExecutor(Executor):
+    name = "sequential"
+
+    def __init__(self, workers: int = 1) -> None:
+        if workers != 1:
+            raise ValueError("the sequential executor has exactly one worker")
+        super().__init__(1)
+
+    def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        for i, item in enumerate(items):
+            try:
+                yield i, fn(item)
+            except Exception as exc:
+                yield i, exc

@@ -1,0 +1,130 @@
+"""The tables' schemas (DESIGN.md) and their parquet I/O. Extra columns may follow the contract's."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+TASK_COLUMNS = [
+    "run_id",
+    "case_id",
+    "repeat",
+    "executor",
+    "backend",
+    "workers",
+    "chunk_size",
+    "kernel",
+    "store",
+    "key",
+    "label",
+    "status",
+    "error",
+    "worker",
+    "pid",
+    "host",
+    "chunk_id",
+    "cold_start",
+    "t_submit",
+    "t_start",
+    "t_end",
+    "fetch_s",
+    "decode_s",
+    "detect_s",
+    "landmarks_s",
+    "warp_s",
+    "encode_s",
+    "put_s",
+    "bytes_in",
+    "bytes_out",
+    "output_sha256",
+]
+# Measured beside the contract's columns: model load paid by this image (cold start), its CPU time,
+# and the worker's peak resident memory when it finished.
+TASK_EXTRA_COLUMNS = ["model_load_s", "cpu_s", "worker_rss_mb"]
+RUN_COLUMNS = [
+    "run_id",
+    "case_id",
+    "repeat",
+    "executor",
+    "backend",
+    "workers",
+    "chunk_size",
+    "kernel",
+    "store",
+    "images",
+    "ok",
+    "wall_s",
+    "images_per_s",
+    "speedup",
+    "efficiency",
+    "cost_usd",
+    "cost_model",
+    "cpu_s",
+    "peak_rss_mb",
+    "output_digest",
+    "identical",
+]
+STATUSES = ("ok", "no_face", "bad_input", "error")
+STAGE_COLUMNS = ["fetch_s", "decode_s", "detect_s", "landmarks_s", "warp_s", "encode_s", "put_s"]
+
+_FLOAT_COLUMNS = {c for c in TASK_COLUMNS + RUN_COLUMNS + TASK_EXTRA_COLUMNS if c.endswith("_s")} | {
+    "t_submit",
+    "t_start",
+    "t_end",
+    "images_per_s",
+    "speedup",
+    "efficiency",
+    "cost_usd",
+    "peak_rss_mb",
+    "worker_rss_mb",
+}
+
+
+def _ordered(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    for column in columns:
+        if column not in df.columns:
+            df[column] = float("nan") if column in _FLOAT_COLUMNS else None
+    extra = [c for c in df.columns if c not in columns]
+    return df[columns + extra]
+
+
+def tasks_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    return _ordered(pd.DataFrame.from_records(records), TASK_COLUMNS + TASK_EXTRA_COLUMNS)
+
+
+def runs_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    df = _ordered(pd.DataFrame.from_records(records), RUN_COLUMNS)
+    df["cost_usd"] = df["cost_usd"].astype("float64")
+    df["cost_model"] = df["cost_model"].astype("string")
+    return df
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Readers see the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_parquet(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_parquet(tmp, index=False, compression="zstd")
+    os.replace(tmp, path)
+
+
+def write_json(obj: Any, path: Path) -> None:
+    write_atomic(path, (json.dumps(obj, indent=2, default=str) + "\n").encode())
+
+
+def read_run(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The three files of a run folder."""
+    run = Path(run_dir)
+    return (
+        pd.read_parquet(run / "tasks.parquet"),
+        pd.read_parquet(run / "runs.parquet"),
+        json.loads((run / "manifest.json").read_text()),
+    )

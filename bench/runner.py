@@ -1,0 +1,323 @@
+"""A run: every case (executor x workers x chunk size x kernel x repeat) over one dataset, verified.
+
+The sequential case runs first and is the reference: every other case must produce, for every image,
+the same status and the same output bytes. Tables are rewritten after each case, so an interrupted
+run leaves its finished cases on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from bench import environment, records
+from bench.errors import UserError
+from bench.executors import EXECUTORS, Executor, executor_class
+from bench.storage import LocalStore, Store
+from bench.task import CaseContext, Chunk, run_chunk
+from pipelines.datasets import Dataset, DatasetError, load_dataset
+from pipelines.faces import KERNELS
+
+REFERENCE = "sequential"
+# Chunks per worker when the chunk size is left to the harness. Local pools keep a few chunks per worker
+# so that a slow chunk does not leave a core idle; a Lithops call starts a fresh process that loads the
+# models again, so one call per worker keeps cold starts to one per slot.
+CHUNKS_PER_WORKER = {"sequential": 1, "processes": 4, "dask": 4, "lithops": 1}
+
+
+@dataclass
+class RunConfig:
+    """Everything a run is asked to do; recorded verbatim in the manifest."""
+
+    dataset: str = "synthetic"
+    list_file: str | None = None
+    executors: list[str] = field(default_factory=lambda: list(EXECUTORS))
+    workers: list[int] = field(default_factory=lambda: list(range(1, (os.cpu_count() or 1) + 1)))
+    chunk_size: int | None = None  # None: CHUNKS_PER_WORKER decides
+    repeats: int = 1
+    kernel: str = "optimized"
+    out: str = "results/runs"
+    dask_scheduler: str | None = None
+    lithops_config: str | None = None
+    keep_outputs: bool = False
+    progress: bool = True
+
+    def validate(self) -> None:
+        for name in self.executors:
+            if name not in EXECUTORS:
+                raise UserError(f"unknown executor {name!r}; choose from {', '.join(EXECUTORS)}")
+        if not self.workers or min(self.workers) < 1:
+            raise UserError("--workers takes positive integers, e.g. 1,2,4")
+        if self.chunk_size is not None and self.chunk_size < 1:
+            raise UserError("--chunk-size must be at least 1")
+        if self.repeats < 1:
+            raise UserError("--repeats must be at least 1")
+        if self.kernel not in KERNELS:
+            raise UserError(f"unknown kernel {self.kernel!r}; choose from {', '.join(KERNELS)}")
+
+
+@dataclass(frozen=True)
+class Case:
+    executor: str
+    workers: int
+    chunk_size: int
+    kernel: str
+
+    @property
+    def case_id(self) -> str:
+        return f"{self.executor}-{self.kernel}-w{self.workers}-c{self.chunk_size}"
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    tasks: pd.DataFrame
+    runs: pd.DataFrame
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.runs["identical"].fillna(False).astype(bool).all())
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def chunk_size_for(executor: str, images: int, workers: int, asked: int | None) -> int:
+    if asked is not None:
+        return asked
+    return max(1, math.ceil(images / (workers * CHUNKS_PER_WORKER.get(executor, 4))))
+
+
+def make_executor(config: RunConfig, name: str, workers: int) -> Executor:
+    options: dict = {}
+    if name == "dask" and config.dask_scheduler:
+        options["scheduler"] = config.dask_scheduler
+    if name == "lithops" and config.lithops_config:
+        options["config_file"] = config.lithops_config
+    return executor_class(name)(workers, **options)
+
+
+def output_digest(keys: list[str], statuses: list[str], digests: list[str]) -> str:
+    """One digest for a case's whole output: per-image status and crop digest, in key order."""
+    h = hashlib.sha256()
+    for key, status, digest in sorted(zip(keys, statuses, digests, strict=True)):
+        h.update(f"{key}\t{status}\t{digest}\n".encode())
+    return h.hexdigest()
+
+
+def _account(case_records: list[dict], keys: tuple[str, ...], t_submit: float) -> list[dict]:
+    """Exactly one record per input key: duplicates dropped, anything missing marked as an error."""
+    seen: dict[str, dict] = {}
+    for rec in case_records:
+        seen.setdefault(rec["key"], rec)
+    for key in keys:
+        if key not in seen:
+            seen[key] = _failed_record(key, -1, t_submit, "no record came back for this image")
+    return [seen[k] for k in keys]
+
+
+def _failed_record(key: str, chunk_id: int, t_submit: float, reason: str) -> dict:
+    now = time.time()
+    return {
+        "key": key,
+        "chunk_id": chunk_id,
+        "status": "error",
+        "error": reason,
+        "t_submit": t_submit,
+        "t_start": now,
+        "t_end": now,
+        "cold_start": False,
+        "output_sha256": "",
+        "bytes_in": 0,
+        "bytes_out": 0,
+    }
+
+
+class Run:
+    """One invocation of ``facebench run``: owns the run folder and the growing tables."""
+
+    def __init__(self, config: RunConfig, log: Callable[[str], None] = print) -> None:
+        config.validate()
+        self.config = config
+        self.log = log
+        try:
+            self.dataset: Dataset = load_dataset(config.dataset, config.list_file)
+        except DatasetError as exc:
+            raise UserError(str(exc)) from None
+        self.inputs: Store = LocalStore(self.dataset.root)
+        self.run_id = new_run_id()
+        self.run_dir = Path(config.out) / self.run_id
+        self.task_frames: list[pd.DataFrame] = []
+        self.run_rows: list[dict] = []
+        self.reference: dict[tuple[str, int], pd.DataFrame] = {}  # (kernel, repeat) -> reference tasks
+        self.manifest = {
+            "run_id": self.run_id,
+            "config": asdict(config),
+            "dataset": {
+                "name": self.dataset.name,
+                "root": str(self.dataset.root),
+                "images": len(self.dataset),
+            },
+            "environment": environment.describe(),
+            "price_book": None,
+            "started_at": datetime.now(UTC).isoformat(),
+            "ended_at": None,
+        }
+
+    def cases(self) -> list[Case]:
+        n, cfg = len(self.dataset), self.config
+        cases = [Case(REFERENCE, 1, chunk_size_for(REFERENCE, n, 1, cfg.chunk_size), cfg.kernel)]
+        for name in cfg.executors:
+            if name == REFERENCE:
+                continue
+            for w in cfg.workers:
+                cases.append(Case(name, w, chunk_size_for(name, n, w, cfg.chunk_size), cfg.kernel))
+        return cases
+
+    def outputs_for(self, case: Case, repeat: int) -> LocalStore:
+        if case.executor == REFERENCE and repeat == 0:
+            return LocalStore(self.run_dir / "output")
+        return LocalStore(self.run_dir / "scratch" / f"{case.case_id}-r{repeat}")
+
+    def execute(self) -> RunResult:
+        self.run_dir.mkdir(parents=True, exist_ok=False)
+        records.write_json(self.manifest, self.run_dir / "manifest.json")
+        self.log(f"run {self.run_id}: {self.dataset.name}, {len(self.dataset)} images -> {self.run_dir}")
+        for case in self.cases():
+            with make_executor(self.config, case.executor, case.workers) as executor:
+                for repeat in range(self.config.repeats):
+                    self.run_case(case, repeat, executor)
+                    self.save()
+        if not self.config.keep_outputs:
+            shutil.rmtree(self.run_dir / "scratch", ignore_errors=True)
+        self.manifest["ended_at"] = datetime.now(UTC).isoformat()
+        return self.save()
+
+    def run_case(self, case: Case, repeat: int, executor: Executor) -> None:
+        keys = self.dataset.keys
+        outputs = self.outputs_for(case, repeat)
+        fn = partial(run_chunk, ctx=CaseContext(self.inputs, outputs, case.kernel))
+        bar = tqdm(
+            total=len(keys),
+            desc=f"{case.case_id} r{repeat}",
+            unit="img",
+            disable=not self.config.progress,
+            leave=False,
+        )
+        t0_wall, t0 = time.time(), time.perf_counter()
+        chunks = [
+            Chunk(i, keys[s : s + case.chunk_size], t0_wall)
+            for i, s in enumerate(range(0, len(keys), case.chunk_size))
+        ]
+        gathered: list[dict] = []
+        for i, result in executor.map_unordered(fn, chunks):
+            if isinstance(result, BaseException):
+                reason = f"chunk failed: {type(result).__name__}: {result}"
+                result = [_failed_record(k, i, t0_wall, reason) for k in chunks[i].keys]
+            gathered.extend(result)
+            bar.update(len(chunks[i].keys))
+        wall_s = time.perf_counter() - t0
+        bar.close()
+        if outputs.root.parent.name == "scratch" and not self.config.keep_outputs:
+            shutil.rmtree(outputs.root, ignore_errors=True)
+        tasks = records.tasks_frame(_account(gathered, keys, t0_wall))
+        label = dict(zip(self.dataset.keys, self.dataset.labels, strict=True))
+        tasks["label"] = tasks["key"].map(label)
+        tasks = tasks.assign(
+            run_id=self.run_id,
+            case_id=case.case_id,
+            repeat=repeat,
+            executor=case.executor,
+            backend=executor.backend,
+            workers=case.workers,
+            chunk_size=case.chunk_size,
+            kernel=case.kernel,
+            store=self.inputs.kind,
+        )
+        tasks = records.tasks_frame(tasks.to_dict("records"))
+        self.task_frames.append(tasks)
+        self.run_rows.append(self.summarise(case, repeat, executor, tasks, wall_s))
+        row = self.run_rows[-1]
+        self.log(
+            f"  {case.case_id:<32} r{repeat}  {wall_s:7.2f} s  {row['images_per_s']:7.1f} img/s  "
+            f"speedup {row['speedup']:5.2f}  ok {row['ok']}/{row['images']}  identical {row['identical']}"
+        )
+
+    def summarise(
+        self, case: Case, repeat: int, executor: Executor, tasks: pd.DataFrame, wall_s: float
+    ) -> dict:
+        if case.executor == REFERENCE:
+            self.reference[(case.kernel, repeat)] = tasks
+        ref = self.reference.get((case.kernel, repeat), self.reference.get((case.kernel, 0)))
+        ref_sha = ref.set_index("key")[["status", "output_sha256"]]
+        mine = tasks.set_index("key")[["status", "output_sha256"]]
+        identical = bool(mine.reindex(ref_sha.index).equals(ref_sha))
+        ref_walls = [
+            r["wall_s"] for r in self.run_rows if r["executor"] == REFERENCE and r["kernel"] == case.kernel
+        ]
+        ref_wall = float(pd.Series(ref_walls or [wall_s]).median())
+        speedup = ref_wall / wall_s if wall_s > 0 else float("nan")
+        return {
+            "run_id": self.run_id,
+            "case_id": case.case_id,
+            "repeat": repeat,
+            "executor": case.executor,
+            "backend": executor.backend,
+            "workers": case.workers,
+            "chunk_size": case.chunk_size,
+            "kernel": case.kernel,
+            "store": self.inputs.kind,
+            "images": len(tasks),
+            "ok": int((tasks["status"] == "ok").sum()),
+            "wall_s": wall_s,
+            "images_per_s": len(tasks) / wall_s,
+            "speedup": speedup,
+            "efficiency": speedup / case.workers,
+            "cost_usd": float("nan"),
+            "cost_model": None,
+            "cpu_s": float(tasks["cpu_s"].sum()),
+            "peak_rss_mb": float(tasks["worker_rss_mb"].max()),
+            "output_digest": output_digest(
+                list(tasks["key"]), list(tasks["status"]), list(tasks["output_sha256"])
+            ),
+            "identical": identical,
+        }
+
+    def save(self) -> RunResult:
+        tasks = (
+            pd.concat(self.task_frames, ignore_index=True) if self.task_frames else records.tasks_frame([])
+        )
+        runs = records.runs_frame(self.run_rows)
+        records.write_parquet(tasks, self.run_dir / "tasks.parquet")
+        records.write_parquet(runs, self.run_dir / "runs.parquet")
+        records.write_json(self.manifest, self.run_dir / "manifest.json")
+        return RunResult(self.run_dir, tasks, runs)
+
+
+def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per case, the median over repeats: what the CLI prints."""
+    grouped = runs.groupby(["case_id", "executor", "workers", "chunk_size"], sort=False)
+    table = grouped.agg(
+        repeats=("repeat", "count"),
+        wall_s=("wall_s", "median"),
+        images_per_s=("images_per_s", "median"),
+        speedup=("speedup", "median"),
+        efficiency=("efficiency", "median"),
+        ok=("ok", "min"),
+        images=("images", "max"),
+        identical=("identical", "all"),
+    )
+    return table.reset_index().drop(columns="case_id")

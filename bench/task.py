@@ -1,0 +1,77 @@
+"""The one function every executor runs: a chunk of image keys through the kernel, store to store.
+
+It runs inside the worker, so it measures there: fetch, the kernel's stages, put, and who did the work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import socket
+import time
+from dataclasses import dataclass
+
+from bench.storage import Store
+from pipelines import faces
+
+
+@dataclass(frozen=True)
+class CaseContext:
+    """What every chunk of one case shares."""
+
+    inputs: Store
+    outputs: Store
+    kernel: str = "optimized"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: int
+    keys: tuple[str, ...]
+    t_submit: float
+
+
+def _rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux, bytes on macOS.
+    scale = 1024 * 1024 if os.uname().sysname == "Darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+
+
+def run_chunk(chunk: Chunk, ctx: CaseContext) -> list[dict]:
+    """One record per key, whatever happens to that key: a failure is a status, never an exception."""
+    host, pid = socket.gethostname(), os.getpid()
+    records = []
+    for key in chunk.keys:
+        t_start, cpu0 = time.time(), time.process_time()
+        rec = {"key": key, "chunk_id": chunk.chunk_id, "t_submit": chunk.t_submit, "t_start": t_start}
+        rec.update(
+            host=host, pid=pid, worker=f"{host}:{pid}", bytes_in=0, bytes_out=0, fetch_s=0.0, put_s=0.0
+        )
+        rec.update(output_sha256="", error="", cold_start=False, model_load_s=0.0)
+        try:
+            t0 = time.perf_counter()
+            data = ctx.inputs.get(key)
+            rec["fetch_s"], rec["bytes_in"] = time.perf_counter() - t0, len(data)
+        except Exception as exc:
+            rec.update(status="error", error=f"fetch failed: {type(exc).__name__}: {exc}")
+            rec.update({f"{s}_s": 0.0 for s in faces.STAGES})
+        else:
+            result = faces.process(data, ctx.kernel)
+            rec.update(status=result.status, error=result.error)
+            rec.update({f"{s}_s": result.timings.get(s, 0.0) for s in faces.STAGES})
+            rec.update(cold_start=result.load_s > 0 and ctx.kernel == "optimized", model_load_s=result.load_s)
+            if result.crop is not None:
+                try:
+                    t0 = time.perf_counter()
+                    ctx.outputs.put(key, result.crop)
+                    rec["put_s"] = time.perf_counter() - t0
+                    rec["bytes_out"] = len(result.crop)
+                    rec["output_sha256"] = hashlib.sha256(result.crop).hexdigest()
+                except Exception as exc:
+                    rec.update(status="error", error=f"put failed: {type(exc).__name__}: {exc}")
+        rec["t_end"] = time.time()
+        rec["cpu_s"] = time.process_time() - cpu0
+        rec["worker_rss_mb"] = _rss_mb()
+        records.append(rec)
+    return records
