@@ -260,7 +260,7 @@ class Run:
         self, case: Case, repeat: int, executor: Executor, tasks: pd.DataFrame, wall_s: float
     ) -> dict:
         if case.executor == REFERENCE:
-            self.reference[(case.kernel, repeat)] = tasks
+            self.reference.setdefault((case.kernel, repeat), tasks)
         ref = self.reference.get((case.kernel, repeat), self.reference.get((case.kernel, 0)))
         ref_sha = ref.set_index("key")[["status", "output_sha256"]]
         mine = tasks.set_index("key")[["status", "output_sha256"]]

@@ -83,7 +83,7 @@ class LithopsExecutor(Executor):
     def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
         from lithops.wait import ANY_COMPLETED
 
-        futures = self._fexec.map(fn, [(item,) for item in items], include_modules=None)
+        futures = self._fexec.map(fn, [(item,) for item in items])
         index = {id(f): i for i, f in enumerate(futures)}
         pending = list(futures)
         while pending:

@@ -1,0 +1,526 @@
+"""Price book -> cost of a run.
+
+A run's cost is only comparable across executors if every case is priced the way its platform
+actually bills, from one dated set of figures. This module reads that set (``pricebook.toml``,
+versioned, each figure with its unit, date and source) and prices a case:
+
+* serverless (Lithops on AWS Lambda, IBM Cloud Functions, IBM Code Engine): each invocation's
+  duration is rounded up to the platform's billing granularity, times the configured memory
+  (and vCPU on Code Engine), times the per-second price, plus the per-request fee;
+* local executors (sequential, processes, Dask, Lithops localhost): the machine's on-demand hourly
+  price for the wall time, as EC2 bills it (per second, 60 s minimum);
+* plus the object store's request fees (PUT and GET per thousand).
+
+The result goes into the ``runs`` table as ``cost_usd`` and a short ``cost_model`` string that names
+the formula and the price book version, so a figure in a report can always be traced to its source.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date as _date
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DEFAULT_MACHINE",
+    "Entry",
+    "PriceBook",
+    "ServerlessBill",
+    "billed_duration",
+    "cost_of_case",
+    "load_price_book",
+    "machine_cost",
+    "serverless_bill",
+    "serverless_cost",
+    "storage_cost",
+]
+
+PACKAGED_BOOK = Path(__file__).with_name("pricebook.toml")
+
+#: The machine local cases are priced as when the caller names none: the 2-core "single computer"
+#: of the pattern's baseline, priced as its nearest on-demand equivalent (see pricebook.toml).
+DEFAULT_MACHINE = "local_2vcpu"
+
+_SECTIONS = ("serverless", "machines", "storage", "platforms")
+_ENTRY_FIELDS = ("value", "unit", "date", "source")
+# Keys a user's book must provide for each named item of a section, so that a missing figure is
+# reported when the book is loaded rather than as a KeyError halfway through a run.
+_REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    "serverless": ("per_million_requests", "billing_granularity_s"),
+    "machines": ("per_hour",),
+    "storage": ("put_per_1000", "get_per_1000"),
+    "platforms": (),
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One figure of the price book, with what is needed to cite it."""
+
+    value: float
+    unit: str
+    date: str
+    source: str
+    note: str = ""
+
+
+class PriceBook:
+    """A loaded, validated price book.
+
+    Sections are ``serverless``, ``machines``, ``storage`` and ``platforms``; each maps an item name
+    (``aws_lambda``, ``c5.large``, ``s3``) to its entries (``gb_second_x86``, ``per_hour``, ...).
+    """
+
+    def __init__(self, version: str, date: str, path: str, sections: Mapping[str, Mapping[str, Any]]):
+        self.version = version
+        self.date = date
+        self.path = path
+        self._sections: dict[str, dict[str, dict[str, Entry]]] = {
+            name: {item: dict(entries) for item, entries in sections.get(name, {}).items()}
+            for name in _SECTIONS
+        }
+
+    def __repr__(self) -> str:
+        return f"PriceBook(version={self.version!r}, path={self.path!r})"
+
+    def names(self, section: str) -> list[str]:
+        """The item names of a section, e.g. ``names("machines")``."""
+        return sorted(self._section(section))
+
+    def items(self, section: str, name: str) -> dict[str, Entry]:
+        """All entries of one item, e.g. ``items("serverless", "aws_lambda")``."""
+        sec = self._section(section)
+        if name not in sec:
+            known = ", ".join(sorted(sec)) or "none"
+            raise KeyError(f"price book {self.version} has no {section} entry {name!r} (known: {known})")
+        return dict(sec[name])
+
+    def entry(self, section: str, name: str, key: str) -> Entry:
+        """One entry, e.g. ``entry("storage", "s3", "put_per_1000")``."""
+        entries = self.items(section, name)
+        if key not in entries:
+            raise KeyError(f"price book {self.version} has no {section}.{name}.{key}")
+        return entries[key]
+
+    def price(self, section: str, name: str, key: str) -> float:
+        """The value of one entry."""
+        return float(self.entry(section, name, key).value)
+
+    def serverless(self, name: str) -> dict[str, Entry]:
+        return self.items("serverless", name)
+
+    def machine(self, name: str) -> dict[str, Entry]:
+        return self.items("machines", name)
+
+    def store(self, name: str) -> dict[str, Entry]:
+        return self.items("storage", name)
+
+    def platform(self, name: str) -> dict[str, Entry]:
+        """Platform parameters that cannot be measured here (cold start, limits, CPU share).
+
+        Each value is an :class:`Entry`, so the scaling model can cite its source; use
+        :meth:`platform_values` for the bare numbers.
+        """
+        return self.items("platforms", name)
+
+    def platform_values(self, name: str) -> dict[str, float]:
+        return {key: e.value for key, e in self.platform(name).items()}
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every entry as a flat record (for a table of figures and sources in a report)."""
+        return [
+            {"section": section, "name": name, "key": key, **vars(entry)}
+            for section, items in self._sections.items()
+            for name, entries in items.items()
+            for key, entry in entries.items()
+        ]
+
+    def _section(self, section: str) -> dict[str, dict[str, Entry]]:
+        if section not in self._sections:
+            raise KeyError(f"unknown price book section {section!r} (one of {', '.join(_SECTIONS)})")
+        return self._sections[section]
+
+
+def load_price_book(path: str | Path | None = None) -> PriceBook:
+    """Load and validate a price book; the packaged one when ``path`` is None.
+
+    A user's book has the packaged book's shape and replaces it wholesale: a partial book would mix
+    figures of different dates under one version string. Any missing or mistyped field raises a
+    ``ValueError`` whose one-line message names the file and the entry.
+    """
+    book_path = PACKAGED_BOOK if path is None else Path(path)
+    where = str(book_path)
+    try:
+        with open(book_path, "rb") as f:
+            raw = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{where}: not valid TOML ({exc})") from None
+
+    for field in ("version", "date"):
+        if field not in raw:
+            raise ValueError(f"{where}: price book lacks top-level {field!r}")
+    version = _as_text(raw["version"], where, "version")
+    book_date = _as_text(raw["date"], where, "date")
+
+    sections: dict[str, dict[str, dict[str, Entry]]] = {}
+    for section in _SECTIONS:
+        items = raw.get(section, {})
+        if not isinstance(items, dict):
+            raise ValueError(f"{where}: [{section}] must be a table of named items")
+        sections[section] = {}
+        for name, entries in items.items():
+            label = f"{section}.{name}"
+            if not isinstance(entries, dict):
+                raise ValueError(f"{where}: {label} must be a table of entries")
+            parsed = {key: _parse_entry(val, where, f"{label}.{key}") for key, val in entries.items()}
+            for key in _REQUIRED_KEYS[section]:
+                if key not in parsed:
+                    raise ValueError(f"{where}: {label} lacks required entry {key!r}")
+            if section == "serverless" and not any(k.startswith("gb_second") for k in parsed):
+                raise ValueError(f"{where}: {label} lacks a 'gb_second' (or 'gb_second_<arch>') entry")
+            sections[section][name] = parsed
+    return PriceBook(version, book_date, where, sections)
+
+
+def _parse_entry(raw: Any, where: str, label: str) -> Entry:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: entry {label} must be a table with {', '.join(_ENTRY_FIELDS)}")
+    for field in _ENTRY_FIELDS:
+        if field not in raw:
+            raise ValueError(f"{where}: entry {label} lacks {field!r}")
+    value = raw["value"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{where}: entry {label} has a non-numeric value {value!r}")
+    if value < 0:
+        raise ValueError(f"{where}: entry {label} has a negative value {value!r}")
+    note = raw.get("note", "")
+    return Entry(
+        value=value,
+        unit=_as_text(raw["unit"], where, f"{label}.unit"),
+        date=_as_text(raw["date"], where, f"{label}.date"),
+        source=_as_text(raw["source"], where, f"{label}.source"),
+        note=_as_text(note, where, f"{label}.note"),
+    )
+
+
+def _as_text(value: Any, where: str, label: str) -> str:
+    # TOML turns a bare 2024-08-14 into a date; accept it, as a writer of a book would expect.
+    if isinstance(value, _date):
+        return value.isoformat()
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: {label} must be a string, got {value!r}")
+    return value
+
+
+# --- billing rules ------------------------------------------------------------------------------
+
+
+def billed_duration(duration_s: float, granularity_s: float, minimum_s: float = 0.0) -> float:
+    """A duration as the platform bills it: rounded up to ``granularity_s``, at least ``minimum_s``.
+
+    A duration that is a whole number of units up to float noise is not rounded up to the next
+    unit: durations are differences and sums of floats, and ``ceil`` on the raw quotient would bill
+    0.1 + 0.2 s (0.30000000000000004) as 400 ms at 100 ms granularity.
+    """
+    if duration_s < 0 or not math.isfinite(duration_s):
+        raise ValueError(f"duration must be a finite number >= 0, got {duration_s!r}")
+    if granularity_s <= 0:
+        return max(duration_s, minimum_s)
+    q = duration_s / granularity_s
+    nearest = round(q)
+    units = nearest if abs(q - nearest) <= 1e-9 * max(1.0, abs(q)) else math.ceil(q)
+    return max(units * granularity_s, minimum_s)
+
+
+@dataclass(frozen=True)
+class ServerlessBill:
+    """A serverless bill, line by line, as the providers' own examples show it."""
+
+    platform: str
+    invocations: int
+    billed_s: float
+    gb_seconds: float
+    vcpu_seconds: float
+    requests: int
+    gb_seconds_usd: float
+    vcpu_seconds_usd: float
+    requests_usd: float
+
+    @property
+    def total_usd(self) -> float:
+        return self.gb_seconds_usd + self.vcpu_seconds_usd + self.requests_usd
+
+
+def serverless_bill(
+    book: PriceBook,
+    platform: str,
+    memory_gb: float,
+    durations_s: Sequence[float],
+    requests: int | None = None,
+    arch: str = "x86",
+    *,
+    vcpu: float | None = None,
+    free_tier: bool = False,
+) -> ServerlessBill:
+    """Bill invocations as the platform does, line by line.
+
+    ``durations_s`` holds one duration per function invocation (per chunk, not per image), each
+    rounded up to the platform's granularity before it is multiplied by memory; that rounding is
+    why many short invocations cost more on a 100 ms platform than on a 1 ms one. ``memory_gb`` is
+    the configured memory in the providers' GB of 1024 MB (1536 MB = 1.5). ``requests`` defaults to
+    one per invocation. Platforms that bill vCPU time (Code Engine) take ``vcpu`` per instance,
+    defaulting to ``memory_gb`` divided by the platform's ``gb_per_vcpu``.
+
+    ``free_tier`` subtracts the monthly free allowances as if this were the month's only usage.
+    It is off by default: the allowance belongs to an account's month, not to one run, and a
+    benchmark wants the marginal cost; it is there to reproduce the providers' worked examples.
+    """
+    if memory_gb <= 0:
+        raise ValueError(f"memory_gb must be > 0, got {memory_gb!r}")
+    prices = book.serverless(platform)
+    granularity = prices["billing_granularity_s"].value
+    billed_s = math.fsum(billed_duration(d, granularity) for d in durations_s)
+    n_requests = len(durations_s) if requests is None else int(requests)
+    if n_requests < 0:
+        raise ValueError(f"requests must be >= 0, got {requests!r}")
+
+    gb_seconds = billed_s * memory_gb
+    gb_price = _gb_second_price(book, platform, prices, arch)
+
+    vcpu_seconds = 0.0
+    vcpu_price = 0.0
+    if "vcpu_second" in prices:
+        if vcpu is None:
+            vcpu = memory_gb / _gb_per_vcpu(book, platform)
+        if vcpu <= 0:
+            raise ValueError(f"vcpu must be > 0, got {vcpu!r}")
+        vcpu_seconds = billed_s * vcpu
+        vcpu_price = prices["vcpu_second"].value
+
+    def free(key: str) -> float:
+        return prices[key].value if free_tier and key in prices else 0.0
+
+    billable_gb_s = max(0.0, gb_seconds - free("free_gb_seconds_per_month"))
+    billable_vcpu_s = max(0.0, vcpu_seconds - free("free_vcpu_seconds_per_month"))
+    billable_requests = max(0.0, n_requests - free("free_requests_per_month"))
+    return ServerlessBill(
+        platform=platform,
+        invocations=len(durations_s),
+        billed_s=billed_s,
+        gb_seconds=gb_seconds,
+        vcpu_seconds=vcpu_seconds,
+        requests=n_requests,
+        gb_seconds_usd=billable_gb_s * gb_price,
+        vcpu_seconds_usd=billable_vcpu_s * vcpu_price,
+        requests_usd=billable_requests * prices["per_million_requests"].value / 1e6,
+    )
+
+
+def serverless_cost(
+    book: PriceBook,
+    platform: str,
+    memory_gb: float,
+    durations_s: Sequence[float],
+    requests: int | None = None,
+    arch: str = "x86",
+    *,
+    vcpu: float | None = None,
+    free_tier: bool = False,
+) -> float:
+    """Total of :func:`serverless_bill`: billed memory (and vCPU) time plus request fees, in USD."""
+    return serverless_bill(
+        book, platform, memory_gb, durations_s, requests, arch, vcpu=vcpu, free_tier=free_tier
+    ).total_usd
+
+
+def _gb_second_price(book: PriceBook, platform: str, prices: Mapping[str, Entry], arch: str) -> float:
+    if f"gb_second_{arch}" in prices:
+        return prices[f"gb_second_{arch}"].value
+    if "gb_second" in prices and arch == "x86":
+        return prices["gb_second"].value
+    archs = sorted(k.removeprefix("gb_second_") for k in prices if k.startswith("gb_second_")) or ["x86"]
+    raise ValueError(
+        f"{platform} in price book {book.version} has no {arch!r} price (has: {', '.join(archs)})"
+    )
+
+
+def _gb_per_vcpu(book: PriceBook, platform: str) -> float:
+    try:
+        return book.platform(platform)["gb_per_vcpu"].value
+    except KeyError:
+        raise ValueError(
+            f"{platform} bills vCPU time but price book {book.version} has no"
+            f" platforms.{platform}.gb_per_vcpu; pass vcpu"
+        ) from None
+
+
+def machine_cost(
+    book: PriceBook, machine: str, wall_s: float, count: int = 1, *, apply_minimum: bool = True
+) -> float:
+    """On-demand hourly price of ``count`` machines for ``wall_s``, billed as the machine's entry says.
+
+    EC2 bills Linux instances per second with a 60 s minimum per start, so a 30 s run costs a
+    minute; the book's ``billing_granularity_s`` and ``minimum_billed_s`` carry that rule (absent:
+    continuous, no minimum). ``apply_minimum=False`` prices pure usage, as for a machine that is
+    already running anyway.
+    """
+    if count < 0:
+        raise ValueError(f"count must be >= 0, got {count!r}")
+    entries = book.machine(machine)
+    granularity = entries["billing_granularity_s"].value if "billing_granularity_s" in entries else 0.0
+    minimum = entries["minimum_billed_s"].value if apply_minimum and "minimum_billed_s" in entries else 0.0
+    billed = billed_duration(wall_s, granularity, minimum)
+    return count * billed * entries["per_hour"].value / 3600.0
+
+
+#: Stores whose requests cost nothing: a local folder.
+_FREE_STORES = frozenset({"local"})
+#: Other names a run may record for a priced store. ``cos`` is the pattern's store, IBM COS.
+_STORE_ALIASES = {"cos": "ibm_cos", "aws_s3": "s3"}
+
+
+def storage_cost(book: PriceBook, store: str, gets: int, puts: int) -> float:
+    """Object store request fees: ``gets`` reads and ``puts`` writes, priced per thousand.
+
+    ``local`` costs nothing. Storage volume and egress are left out on purpose: a run keeps a few
+    MB for minutes inside one region, which is far below a cent.
+    """
+    if gets < 0 or puts < 0:
+        raise ValueError(f"request counts must be >= 0, got gets={gets!r} puts={puts!r}")
+    if store in _FREE_STORES:
+        return 0.0
+    entries = book.store(_STORE_ALIASES.get(store, store))
+    return gets * entries["get_per_1000"].value / 1000.0 + puts * entries["put_per_1000"].value / 1000.0
+
+
+# --- a whole case -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pricing:
+    """How one kind of case is billed: as a machine, or as a serverless platform."""
+
+    platform: str | None  # None: the machine's hourly price for the wall time
+    bills_requests: bool = True
+
+
+_AS_MACHINE = _Pricing(platform=None)
+
+#: Executors that run on the machines they are given, priced as those machines for the wall time.
+_EXECUTOR_PRICING: dict[str, _Pricing] = {
+    "sequential": _AS_MACHINE,
+    "processes": _AS_MACHINE,
+    "dask": _AS_MACHINE,
+}
+
+#: Lithops backends and the price-book platform each is billed as. Code Engine runs Lithops
+#: functions as job runs, which receive no HTTP requests, so its request fee does not apply.
+_LITHOPS_BACKENDS: dict[str, _Pricing] = {
+    "localhost": _AS_MACHINE,
+    "aws_lambda": _Pricing(platform="aws_lambda"),
+    "ibm_cf": _Pricing(platform="ibm_cloud_functions"),
+    "code_engine": _Pricing(platform="ibm_code_engine", bills_requests=False),
+}
+
+
+def _case_pricing(executor: str, backend: str, platform: str | None) -> _Pricing | None:
+    if executor in _EXECUTOR_PRICING:
+        return _EXECUTOR_PRICING[executor]
+    if executor != "lithops":
+        known = ", ".join([*_EXECUTOR_PRICING, "lithops"])
+        raise ValueError(f"unknown executor {executor!r} (one of {known})")
+    if platform is not None:
+        return _Pricing(platform=platform)
+    return _LITHOPS_BACKENDS.get(backend)
+
+
+def cost_of_case(
+    book: PriceBook,
+    *,
+    executor: str,
+    backend: str,
+    workers: int,
+    wall_s: float,
+    durations_s: Sequence[float],
+    store: str,
+    gets: int,
+    puts: int,
+    machine: str = DEFAULT_MACHINE,
+    platform: str | None = None,
+    memory_gb: float = 2.0,
+    arch: str = "x86",
+    vcpu: float | None = None,
+    machines: int = 1,
+) -> tuple[float, str]:
+    """Price one case; returns ``(cost_usd, cost_model)`` for the ``runs`` table.
+
+    * sequential, processes, dask, and lithops on ``localhost``: ``machines`` x ``machine``'s hourly
+      price for ``wall_s`` (per second, 60 s minimum on EC2). ``workers`` does not enter: processes
+      on one machine share its price.
+    * lithops on ``aws_lambda``, ``ibm_cf``, ``code_engine``: one bill line per entry of
+      ``durations_s`` (one per invocation), as :func:`serverless_bill`, plus one request each where
+      the platform charges requests. The client machine that waits for the functions is not
+      charged: it is the same with or without the cloud. ``platform`` names a price-book platform
+      explicitly (for a backend this module does not map, given a book that prices it).
+    * plus :func:`storage_cost` for ``gets`` and ``puts`` on ``store``.
+
+    A Lithops backend the book cannot price (``k8s``, ``openwhisk`` without ``platform``) gives
+    ``(nan, "unpriced: ...")`` so the run still gets its row; an unknown executor is a bug and
+    raises ``ValueError``.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers!r}")
+    if wall_s < 0 or not math.isfinite(wall_s):
+        raise ValueError(f"wall_s must be a finite number >= 0, got {wall_s!r}")
+    pricing = _case_pricing(executor, backend, platform)
+    stamp = f"pricebook {book.version}"
+    if pricing is None:
+        known = ", ".join(_LITHOPS_BACKENDS)
+        return math.nan, f"unpriced: lithops backend {backend!r} has no price (priced: {known}); {stamp}"
+
+    if pricing.platform is None:
+        compute = machine_cost(book, machine, wall_s, machines)
+        entries = book.machine(machine)
+        rule = _billing_rule(entries)
+        count = f"{machines} x " if machines != 1 else ""
+        formula = f"{count}{machine} ${entries['per_hour'].value:g}/h x wall time{rule}"
+    else:
+        requests = len(durations_s) if pricing.bills_requests else 0
+        bill = serverless_bill(book, pricing.platform, memory_gb, durations_s, requests, arch, vcpu=vcpu)
+        compute = bill.total_usd
+        prices = book.serverless(pricing.platform)
+        granularity = _format_seconds(prices["billing_granularity_s"].value)
+        size = f"{memory_gb:g}GB"
+        if "vcpu_second" in prices:
+            per_instance = vcpu if vcpu is not None else memory_gb / _gb_per_vcpu(book, pricing.platform)
+            size = f"{per_instance:g}vCPU {size}"
+        arch_label = f" {arch}" if any(k.startswith("gb_second_") for k in prices) else ""
+        fee = prices["per_million_requests"].value
+        if not pricing.bills_requests:
+            request_part = " (jobs: no request fee)"
+        elif fee:
+            request_part = f" + ${fee:g}/1M requests"
+        else:
+            request_part = " (requests free)"
+        formula = f"{pricing.platform}{arch_label} {size} x billed duration ({granularity}){request_part}"
+
+    storage = storage_cost(book, store, gets, puts)
+    storage_part = "" if store in _FREE_STORES else f" + {store} requests"
+    return compute + storage, f"{formula}{storage_part}; {stamp}"
+
+
+def _billing_rule(entries: Mapping[str, Entry]) -> str:
+    parts = []
+    if "billing_granularity_s" in entries:
+        parts.append(f"per {_format_seconds(entries['billing_granularity_s'].value)}")
+    if entries.get("minimum_billed_s") and entries["minimum_billed_s"].value:
+        parts.append(f"min {_format_seconds(entries['minimum_billed_s'].value)}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _format_seconds(seconds: float) -> str:
+    return f"{seconds * 1000:g} ms" if seconds < 1 else f"{seconds:g} s"

@@ -1,0 +1,146 @@
+"""A whole run: every executor, tables in the contract's shape, every image once, outputs verified."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from conftest import EXECUTORS, ROOT
+
+from bench import records
+from bench.errors import UserError
+from bench.runner import Run, RunConfig, output_digest, summary_table
+
+CHECK_RUN = ROOT.parent / "shared" / "checks" / "check_run.py"
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory, synthetic_small):
+    config = RunConfig(
+        dataset="synthetic:16",
+        executors=EXECUTORS,
+        workers=[1, 2],
+        out=str(tmp_path_factory.mktemp("runs")),
+        progress=False,
+    )
+    return Run(config, log=lambda _: None).execute()
+
+
+def test_tables_keep_the_schema(full_run):
+    tasks, runs, manifest = records.read_run(full_run.run_dir)
+    assert list(tasks.columns[: len(records.TASK_COLUMNS)]) == records.TASK_COLUMNS
+    assert list(runs.columns[: len(records.RUN_COLUMNS)]) == records.RUN_COLUMNS
+    assert set(tasks["status"]) <= set(records.STATUSES)
+    assert manifest["environment"]["cpu_count"] >= 1 and manifest["ended_at"]
+    assert manifest["dataset"]["images"] == 16
+
+
+def test_every_case_accounts_for_every_image_once(full_run):
+    tasks = full_run.tasks
+    # sequential once, three executors at 1 and 2 workers
+    assert tasks["case_id"].nunique() == 7
+    for _, case in tasks.groupby(["case_id", "repeat"]):
+        assert sorted(case["key"]) == sorted(set(case["key"])) and len(case) == 16
+
+
+def test_outputs_identical_across_executors(full_run):
+    runs = full_run.runs
+    assert runs["identical"].all()
+    assert runs["output_digest"].nunique() == 1
+    assert set(runs["executor"]) == set(EXECUTORS)
+    ok = full_run.tasks.query("executor == 'sequential' and status == 'ok'")
+    for key in ok["key"]:
+        assert (full_run.run_dir / "output" / key).is_file()
+    assert not (full_run.run_dir / "scratch").exists()
+
+
+def test_timestamps_and_workers_are_recorded(full_run):
+    tasks = full_run.tasks
+    assert (tasks["t_submit"] <= tasks["t_start"] + 1e-3).all()
+    assert (tasks["t_start"] <= tasks["t_end"]).all()
+    two = tasks.query("executor in ['processes', 'dask'] and workers == 2")
+    assert two.groupby("case_id")["pid"].nunique().min() >= 1
+    # Fresh workers pay the model load once each; this test process may already hold the models.
+    cold = tasks.query("executor != 'sequential'").groupby("case_id")["cold_start"].sum()
+    assert (cold >= 1).all()
+    assert (cold <= tasks.groupby("case_id")["chunk_id"].nunique().reindex(cold.index)).all()
+    runs = full_run.runs.set_index("case_id")
+    assert runs.loc["sequential-optimized-w1-c16", "speedup"] == pytest.approx(1.0)
+    assert (runs["efficiency"] == runs["speedup"] / runs["workers"]).all()
+    assert runs["cost_usd"].isna().all()  # no price book yet: present and empty
+
+
+@pytest.mark.skipif(not CHECK_RUN.is_file(), reason="the shared contract check is not present")
+def test_shared_contract_check_passes(full_run):
+    out = subprocess.run([sys.executable, CHECK_RUN, full_run.run_dir], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "contract kept" in out.stdout
+
+
+def test_digest_changes_with_any_output():
+    a = output_digest(["a", "b"], ["ok", "ok"], ["1", "2"])
+    assert a == output_digest(["b", "a"], ["ok", "ok"], ["2", "1"])
+    assert a != output_digest(["a", "b"], ["ok", "no_face"], ["1", ""])
+
+
+def test_a_differing_case_is_not_identical(full_run, monkeypatch):
+    """Plant a wrong crop digest for one image in a rerun and check that the case is flagged."""
+    run = Run(
+        RunConfig(
+            dataset="synthetic:16",
+            executors=["processes"],
+            workers=[1],
+            out=str(full_run.run_dir.parent),
+            progress=False,
+        ),
+        log=lambda _: None,
+    )
+    import bench.runner as runner
+
+    real = runner.run_chunk
+
+    def corrupt(chunk, ctx):
+        recs = real(chunk, ctx)
+        if len(chunk.keys) == 8:  # only the second case's chunks
+            recs[0]["output_sha256"] = "0" * 64
+        return recs
+
+    monkeypatch.setattr(runner, "run_chunk", corrupt)
+    run.config.executors = ["sequential"]  # in-process, so the patch applies
+    run.cases = lambda: [
+        runner.Case("sequential", 1, 16, "optimized"),
+        runner.Case("sequential", 1, 8, "optimized"),
+    ]
+    result = run.execute()
+    assert list(result.runs["identical"]) == [True, False]
+    assert not result.ok
+
+
+def test_summary_table_has_one_row_per_case(full_run):
+    table = summary_table(full_run.runs)
+    assert len(table) == 7
+    assert {"wall_s", "images_per_s", "speedup", "efficiency", "identical"} <= set(table.columns)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (RunConfig(executors=["spark"]), "unknown executor"),
+        (RunConfig(workers=[0]), "--workers"),
+        (RunConfig(kernel="turbo"), "unknown kernel"),
+        (RunConfig(dataset="/nonexistent/folder"), "does not exist"),
+        (RunConfig(dataset="synthetic:many"), "synthetic:N"),
+    ],
+)
+def test_bad_configuration_is_a_user_error(config, message):
+    with pytest.raises(UserError, match=message):
+        Run(config, log=lambda _: None)
+
+
+def test_runs_table_reads_back_as_tidy_pandas(full_run):
+    runs = pd.read_parquet(full_run.run_dir / "runs.parquet")
+    assert runs["identical"].dtype == bool
+    assert json.loads((full_run.run_dir / "manifest.json").read_text())["run_id"] == full_run.run_dir.name
