@@ -38,6 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         dask_scheduler=args.dask_scheduler,
         lithops_config=args.lithops_config,
         keep_outputs=args.keep_outputs,
+        price_book=args.price_book,
         progress=not args.no_progress,
     )
     if args.workers:
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--keep-outputs", action="store_true", help="keep every case's crops, not only the reference's"
     )
+    run.add_argument("--price-book", help="TOML price book to use instead of the packaged one")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.set_defaults(func=cmd_run)
     return parser

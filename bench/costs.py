@@ -483,9 +483,11 @@ def cost_of_case(
         return math.nan, f"unpriced: lithops backend {backend!r} has no price (priced: {known}); {stamp}"
 
     if pricing.platform is None:
-        compute = machine_cost(book, machine, wall_s, machines)
+        # A case is a slice of a machine that runs the whole benchmark: its start-up minimum is not
+        # the case's to pay.
+        compute = machine_cost(book, machine, wall_s, machines, apply_minimum=False)
         entries = book.machine(machine)
-        rule = _billing_rule(entries)
+        rule = ", no minimum (a case is a slice of the machine's time)"
         count = f"{machines} x " if machines != 1 else ""
         formula = f"{count}{machine} ${entries['per_hour'].value:g}/h x wall time{rule}"
     else:
@@ -511,15 +513,6 @@ def cost_of_case(
     storage = storage_cost(book, store, gets, puts)
     storage_part = "" if store in _FREE_STORES else f" + {store} requests"
     return compute + storage, f"{formula}{storage_part}; {stamp}"
-
-
-def _billing_rule(entries: Mapping[str, Entry]) -> str:
-    parts = []
-    if "billing_granularity_s" in entries:
-        parts.append(f"per {_format_seconds(entries['billing_granularity_s'].value)}")
-    if entries.get("minimum_billed_s") and entries["minimum_billed_s"].value:
-        parts.append(f"min {_format_seconds(entries['minimum_billed_s'].value)}")
-    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _format_seconds(seconds: float) -> str:

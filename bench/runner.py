@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from bench import environment, records
+from bench import costs, environment, records
 from bench.errors import UserError
 from bench.executors import EXECUTORS, Executor, executor_class
 from bench.storage import LocalStore, Store
@@ -53,6 +53,7 @@ class RunConfig:
     lithops_config: str | None = None
     keep_outputs: bool = False
     progress: bool = True
+    price_book: str | None = None  # None: the packaged bench/pricebook.toml
 
     def validate(self) -> None:
         for name in self.executors:
@@ -160,6 +161,10 @@ class Run:
         self.inputs: Store = LocalStore(self.dataset.root)
         self.run_id = new_run_id()
         self.run_dir = Path(config.out) / self.run_id
+        try:
+            self.price_book = costs.load_price_book(config.price_book)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot use the price book: {exc}") from None
         self.task_frames: list[pd.DataFrame] = []
         self.run_rows: list[dict] = []
         self.reference: dict[tuple[str, int], pd.DataFrame] = {}  # (kernel, repeat) -> reference tasks
@@ -172,7 +177,7 @@ class Run:
                 "images": len(self.dataset),
             },
             "environment": environment.describe(),
-            "price_book": None,
+            "price_book": {"version": self.price_book.version, "path": str(self.price_book.path)},
             "started_at": datetime.now(UTC).isoformat(),
             "ended_at": None,
         }
@@ -270,6 +275,7 @@ class Run:
         ]
         ref_wall = float(pd.Series(ref_walls or [wall_s]).median())
         speedup = ref_wall / wall_s if wall_s > 0 else float("nan")
+        cost_usd, cost_model = self.price(case, executor, tasks, wall_s)
         return {
             "run_id": self.run_id,
             "case_id": case.case_id,
@@ -286,8 +292,8 @@ class Run:
             "images_per_s": len(tasks) / wall_s,
             "speedup": speedup,
             "efficiency": speedup / case.workers,
-            "cost_usd": float("nan"),
-            "cost_model": None,
+            "cost_usd": cost_usd,
+            "cost_model": cost_model,
             "cpu_s": float(tasks["cpu_s"].sum()),
             "peak_rss_mb": float(tasks["worker_rss_mb"].max()),
             "output_digest": output_digest(
@@ -295,6 +301,21 @@ class Run:
             ),
             "identical": identical,
         }
+
+    def price(self, case: Case, executor: Executor, tasks: pd.DataFrame, wall_s: float) -> tuple[float, str]:
+        """Bill the case as its platform would: the machine for the wall time, or per function call."""
+        per_chunk = tasks.groupby("chunk_id").agg(start=("t_start", "min"), end=("t_end", "max"))
+        return costs.cost_of_case(
+            self.price_book,
+            executor=case.executor,
+            backend=executor.backend,
+            workers=case.workers,
+            wall_s=wall_s,
+            durations_s=list(per_chunk["end"] - per_chunk["start"]),
+            store=self.inputs.kind,
+            gets=len(tasks),
+            puts=int((tasks["bytes_out"] > 0).sum()),
+        )
 
     def save(self) -> RunResult:
         tasks = (

@@ -286,7 +286,10 @@ CASE = dict(workers=4, wall_s=35.0, durations_s=[12.34] * 100, store="s3", gets=
 
 
 def test_local_executors_are_priced_as_the_machine_for_the_wall_time(book: PriceBook) -> None:
-    expected = machine_cost(book, DEFAULT_MACHINE, 35.0) + storage_cost(book, "s3", 1584, 1584)
+    # A case is a slice of a running machine: no per-start minimum (35 s would otherwise bill 60 s).
+    expected = machine_cost(book, DEFAULT_MACHINE, 35.0, apply_minimum=False) + storage_cost(
+        book, "s3", 1584, 1584
+    )
     for executor, backend in [
         ("sequential", "none"),
         ("processes", "none"),
@@ -300,7 +303,7 @@ def test_local_executors_are_priced_as_the_machine_for_the_wall_time(book: Price
     cost, model = cost_of_case(
         book, executor="dask", backend="cluster", machine="m5.2xlarge", machines=3, **CASE
     )
-    assert cost == pytest.approx(3 * 0.384 * 60 / 3600 + storage_cost(book, "s3", 1584, 1584))
+    assert cost == pytest.approx(3 * 0.384 * 35 / 3600 + storage_cost(book, "s3", 1584, 1584))
     assert model.startswith("3 x m5.2xlarge")
 
 
