@@ -340,7 +340,7 @@ def test_cost_of_case_edges(book: PriceBook) -> None:
         cost_of_case(book, executor="spark", backend="", **CASE)
     local = {**CASE, "store": "local"}
     cost, model = cost_of_case(book, executor="sequential", backend="", **local)
-    assert cost == pytest.approx(machine_cost(book, DEFAULT_MACHINE, 35.0))
+    assert cost == pytest.approx(machine_cost(book, DEFAULT_MACHINE, 35.0, apply_minimum=False))
     assert "requests" not in model
 
 
@@ -351,7 +351,7 @@ def test_cost_model_names_a_user_books_version(tmp_path: Path) -> None:
     mine = load_price_book(path)
     cost, model = cost_of_case(mine, executor="sequential", backend="", **{**CASE, "store": "local"})
     assert model.endswith("pricebook my-quote-2027")
-    assert cost == pytest.approx(0.17 * 60 / 3600)
+    assert cost == pytest.approx(0.17 * 35 / 3600)
 
 
 # --- malformed books ---------------------------------------------------------------------------
