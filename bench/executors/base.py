@@ -26,6 +26,9 @@ class Executor(ABC):
         """Where the work runs, for the tables (e.g. 'spawn', 'LocalCluster', 'localhost')."""
         return "local"
 
+    def preflight(self) -> None:  # noqa: B027 - optional hook
+        """Check configuration that can be checked before any work starts; raise UserError."""
+
     def start(self) -> None:  # noqa: B027 - optional hook
         """Bring workers up; the default has nothing to start."""
 

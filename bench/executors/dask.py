@@ -27,6 +27,20 @@ class DaskExecutor(Executor):
     def backend(self) -> str:
         return self.scheduler or "LocalCluster"
 
+    def preflight(self) -> None:
+        if self.scheduler is not None:
+            self._connect().close()
+
+    def _connect(self):
+        from distributed import Client
+
+        try:
+            return Client(self.scheduler, timeout=f"{self.connect_timeout_s}s")
+        except OSError as exc:
+            raise UserError(
+                f"cannot reach the Dask scheduler at {self.scheduler} ({exc}); is `dask scheduler` running?"
+            ) from None
+
     def start(self) -> None:
         from distributed import Client, LocalCluster
 
@@ -40,12 +54,7 @@ class DaskExecutor(Executor):
             )
             self._client = Client(self._cluster)
             return
-        try:
-            self._client = Client(self.scheduler, timeout=f"{self.connect_timeout_s}s")
-        except OSError as exc:
-            raise UserError(
-                f"cannot reach the Dask scheduler at {self.scheduler} ({exc}); is `dask scheduler` running?"
-            ) from None
+        self._client = self._connect()
         slots = [
             addr
             for addr, info in sorted(self._client.scheduler_info(n_workers=-1)["workers"].items())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,30 @@ class LithopsExecutor(Executor):
     @property
     def backend(self) -> str:
         return self.config["lithops"].get("backend", "localhost")
+
+    def preflight(self) -> None:
+        """Import the configured compute and storage backends, which fails if their SDKs are missing."""
+        lithops = self.config["lithops"]
+        wanted = {
+            "backend": (
+                lithops.get("backend", "localhost"),
+                ("serverless.backends", "standalone.backends", ""),
+            ),
+            "storage": (lithops.get("storage", "localhost"), ("storage.backends", "")),
+        }
+        for kind, (name, packages) in wanted.items():
+            candidates = [".".join(p for p in ("lithops", package, name) if p) for package in packages]
+            for module in candidates:
+                try:
+                    import_module(module)
+                    break
+                except ModuleNotFoundError as exc:
+                    if exc.name not in candidates and exc.name != "lithops." + name:
+                        raise UserError(
+                            f"Lithops {kind} {name!r} needs the package {exc.name!r}: pip install it"
+                        ) from None
+            else:
+                raise UserError(f"the Lithops config names {kind} {name!r}, which Lithops does not provide")
 
     def start(self) -> None:
         import lithops
