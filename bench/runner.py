@@ -158,8 +158,8 @@ class Run:
             self.dataset: Dataset = load_dataset(config.dataset, config.list_file)
         except DatasetError as exc:
             raise UserError(str(exc)) from None
-        for name in {c.executor for c in self.cases()}:
-            make_executor(config, name, max(config.workers)).preflight()
+        for case in self.cases():
+            make_executor(config, case.executor, case.workers).preflight()
         self.inputs: Store = LocalStore(self.dataset.root)
         self.run_id = new_run_id()
         self.run_dir = Path(config.out) / self.run_id
