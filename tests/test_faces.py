@@ -12,8 +12,12 @@ from pipelines.datasets import load_dataset
 # Where the template puts the eye centres in the 180x180 crop: the mean of openface's MINMAX template
 # points 36-41 and 42-47, scaled by 180.
 TEMPLATE_EYES = 180 * np.array([[0.27737, 0.16728], [0.70615, 0.15900]])
-# Mean eye-centre error after alignment, in crop pixels (the inter-eye distance there is about 77 px).
-MAX_MEAN_EYE_ERROR_PX = 6.0
+# Eye-centre error after alignment, normalised by the template's inter-ocular distance (about 77 px),
+# the usual landmark-error measure. The template is a human mean face and the drawn faces are not quite
+# human, so part of the error is systematic: measured mean 0.067, max 0.15 on synthetic:40.
+INTEROCULAR_PX = float(np.linalg.norm(TEMPLATE_EYES[1] - TEMPLATE_EYES[0]))
+MAX_MEAN_NORMALISED_ERROR = 0.10
+MAX_NORMALISED_ERROR = 0.20
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +40,9 @@ def test_alignment_puts_true_eye_centres_on_the_template(synthetic40):
         crop = cv2.imdecode(np.frombuffer(result.crop, np.uint8), cv2.IMREAD_COLOR)
         assert crop.shape == (180, 180, 3)
     assert found >= 0.95 * len(synthetic40)
-    assert np.mean(errors) < MAX_MEAN_EYE_ERROR_PX, f"mean eye error {np.mean(errors):.2f} px"
+    normalised = np.array(errors) / INTEROCULAR_PX
+    assert normalised.mean() < MAX_MEAN_NORMALISED_ERROR, f"mean normalised eye error {normalised.mean():.3f}"
+    assert normalised.max() < MAX_NORMALISED_ERROR, f"max normalised eye error {normalised.max():.3f}"
 
 
 def test_kernel_is_deterministic_and_naive_matches_optimized(synthetic40):
