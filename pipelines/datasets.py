@@ -18,6 +18,8 @@ from pipelines import synthetic
 
 DEFAULT_SYNTHETIC_IMAGES = 240
 SYNTHETIC_SEED = 0
+# Part of the cache folder's name: bump it whenever pipelines/synthetic.py draws differently.
+SYNTHETIC_VERSION = "v1"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".webp")
 
 
@@ -50,7 +52,7 @@ def synthetic_dataset(n: int = DEFAULT_SYNTHETIC_IMAGES, seed: int = SYNTHETIC_S
     """Generate once into the cache (atomically: a half-written folder is never used) and load."""
     if n < 1:
         raise DatasetError(f"synthetic dataset needs at least one image, not {n}")
-    root = cache_dir() / f"synthetic-v1-n{n}-s{seed}"
+    root = cache_dir() / f"synthetic-{SYNTHETIC_VERSION}-n{n}-s{seed}"
     if not (root / "truth.csv").is_file():
         root.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root.parent))
