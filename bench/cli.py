@@ -39,11 +39,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         lithops_config=args.lithops_config,
         keep_outputs=args.keep_outputs,
         price_book=args.price_book,
+        store=args.store,
+        endpoint=args.endpoint,
         progress=not args.no_progress,
+        retries=args.retries,
+        task_timeout=args.task_timeout,
     )
     if args.workers:
         config.workers = args.workers
-    result = Run(config, log=lambda line: print(line, flush=True)).execute()
+    from bench import resume
+
+    log = lambda line: print(line, flush=True)  # noqa: E731
+    run = resume.resume_run(args.resume, log, config.progress) if args.resume else Run(config, log)
+    result = resume.execute(run) if run is not None else resume.finished(args.resume)
     print()
     print(summary_table(result.runs).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     statuses = result.tasks.groupby("status").size().to_dict()
@@ -52,7 +60,208 @@ def cmd_run(args: argparse.Namespace) -> int:
         bad = result.runs.loc[~result.runs["identical"].astype(bool), "case_id"].unique()
         print(f"outputs differ from the sequential reference in: {', '.join(bad)}", file=sys.stderr)
     print(result.run_dir)
+    if result.ok:  # a short training on the best verified output (by default when synthetic)
+        from bench.training import after_run
+
+        after_run(result.run_dir, args.train, config.workers, log)
     return 0 if result.ok else 1
+
+
+def cmd_data_stage(args: argparse.Namespace) -> int:
+    from bench.staging import EMBEDDED, stage_dataset
+    from bench.storage import open_store
+    from pipelines.datasets import DatasetError, load_dataset
+
+    if args.store.startswith(EMBEDDED):
+        raise UserError(
+            f"{EMBEDDED} lives for one run only; to stage into an endpoint that stays up, start "
+            "`facebench s3 serve` and use --store s3://facebench/PREFIX --endpoint http://127.0.0.1:9000"
+        )
+    try:
+        dataset = load_dataset(args.dataset, args.list)
+    except DatasetError as exc:
+        raise UserError(str(exc)) from None
+    store = open_store(args.store, args.endpoint, check=True)
+    stage_dataset(dataset, store, threads=args.threads, progress=not args.no_progress)
+    return 0
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    from bench.staging import fetch_archive
+
+    folder = fetch_archive(args.source, args.to, args.sha256, progress=not args.no_progress)
+    print(folder)
+    return 0
+
+
+def cmd_s3_serve(args: argparse.Namespace) -> int:
+    from bench import s3server
+
+    buckets = args.bucket or [s3server.DEFAULT_BUCKET]
+
+    def announce(endpoint: str) -> None:
+        print(f"S3 endpoint {endpoint}, bucket(s) {', '.join(buckets)}", flush=True)
+        print(f"emulated latency: {args.latency_ms:g} ms per request; objects live in memory only")
+        where = f"--store s3://{buckets[0]}/synthetic --endpoint {endpoint}"
+        print(f"  facebench data stage --dataset synthetic {where}")
+        print(f"  facebench run --dataset synthetic {where}")
+        print("Ctrl-C stops it.", flush=True)
+
+    try:
+        s3server.serve(args.port, args.latency_ms, buckets, announce)
+    except KeyboardInterrupt:
+        print("stopped")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report import write_report
+
+    index = write_report(args.run, args.out, case_id=args.case, repeat=args.repeat, embed=args.embed)
+    print(index)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.compare import compare
+
+    return compare(args.base, args.new, threshold=args.threshold)
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    """Fit the scaling model on a run; project it (table + projection.parquet) or validate it."""
+    import json
+
+    from bench import costs
+    from bench import model as scaling
+
+    run_dir = scaling.find_run(args.run)
+    tasks, runs, manifest = scaling.read_run(run_dir)
+    if args.validate:
+        table = scaling.validate(tasks, runs, manifest)
+        summary = scaling.validation_summary(table)
+        if args.json:
+            print(json.dumps({"cases": scaling.json_rows(table), "summary": scaling.json_rows(summary)}))
+            return 0
+        shown = table.drop(columns=["fit_on"]).assign(rel_error=table["rel_error"].map("{:+.1%}".format))
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print("\n" + summary.to_string(index=False, float_format=lambda v: f"{v:.1%}"))
+        print(f"\nmachine: {manifest.get('environment', {}).get('cpu_model')}, {len(runs)} measured case(s)")
+        return 0
+    if args.platform not in scaling.PLATFORMS:
+        raise UserError(f"--platform takes one of {', '.join(scaling.PLATFORMS)}")
+    serverless = args.platform != "local"
+    measured = [e for e in scaling.LOCAL_EXECUTORS if e in set(runs["executor"])]
+    executors = [args.executor] if args.executor else (["lithops"] if serverless else measured)
+    for name in executors:
+        if name not in scaling.LOCAL_EXECUTORS or (serverless and name != "lithops"):
+            allowed = "lithops" if serverless else ", ".join(scaling.LOCAL_EXECUTORS)
+            raise UserError(f"--executor {name} cannot run on {args.platform}; choose {allowed}")
+    kernels = [args.kernel] if args.kernel else sorted(set(tasks["kernel"]))
+    if min(args.workers) < 1 or (args.images is not None and args.images < 1):
+        raise UserError("--workers and --images take positive integers")
+    if args.chunk_size is not None and args.chunk_size < 1:
+        raise UserError("--chunk-size must be at least 1")
+    try:
+        book = costs.load_price_book(args.price_book)
+        platform = scaling.platform_limits(book, args.platform, args.memory_mb)
+        model = scaling.fit(tasks, runs, manifest)
+        for kernel in kernels:
+            model.dist(kernel)
+    except (OSError, KeyError, ValueError) as exc:
+        raise UserError(str(exc).strip("'\"")) from None
+    images = args.images or int(manifest.get("dataset", {}).get("images") or len(tasks["key"].unique()))
+    table = scaling.project(
+        model,
+        executors=executors,
+        workers=args.workers,
+        images=images,
+        kernels=kernels,
+        platform=platform,
+        chunk_size=args.chunk_size,
+        book=book,
+    )
+    path = scaling.store_projection(run_dir, table)
+    if args.json:
+        print(json.dumps(scaling.json_rows(table)))
+        return 0
+    cols = ["executor", "platform", "kernel", "workers", "images", "chunk_size", "calls", "slots"]
+    cols += ["cpu_share", "predicted_wall_s", "images_per_s", "predicted_cost_usd", "notes"]
+    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"\nmodel fit on {len(model.fit_cases)} case(s) of {run_dir}; " + "; ".join(model.notes))
+    for line in platform.sources:
+        print(f"  {line}")
+    print(path)
+    return 0
+
+
+def cmd_claim(args: argparse.Namespace) -> int:
+    """The pattern's 'up to 50x', measured and projected, split into kernel waste x parallelism."""
+    import json
+
+    from bench import claim
+    from bench import model as scaling
+
+    result = claim.build_claim(
+        args.run, platform=args.platform, memory_mb=args.memory_mb, price_book=args.price_book
+    )
+    csv_path, json_path = claim.store_claim(result)
+    if args.json:
+        print(json.dumps(scaling.json_rows(result["table"])))
+        return 0
+    print(claim.format_claim(result))
+    print(f"\n{csv_path}\n{json_path}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from bench import training
+
+    if args.predict:
+        if args.crops:
+            raise UserError("--predict uses a trained model: give --run (default the newest) or --out")
+        prediction = training.predict(args.predict, run=args.run, model_dir=args.out)
+        print(f"{prediction.name}  probability {prediction.probability:.3f}")
+        for name, p in prediction.top[1:]:
+            print(f"  next: {name} {p:.3f}")
+        return 0
+    options = training.TrainOptions(
+        model=args.model,
+        min_images=args.min_images,
+        epochs=args.epochs,
+        seed=args.seed,
+        executor=args.executor,
+        workers=args.workers,
+        chunk_size=args.chunk_size,
+        case_id=args.case,
+        pairs=args.pairs,
+        out=args.out,
+        progress=not args.no_progress,
+    )
+    result = training.train(args.run, args.crops, options, log=lambda line: print(line, flush=True))
+    print(training.format_metrics(result.metrics))
+    print(result.train_dir)
+    return 0
+
+
+def add_train_parser(sub) -> None:
+    train = sub.add_parser("train", help="train a face-identification model on a run's best verified output")
+    source = train.add_mutually_exclusive_group()
+    source.add_argument("--run", help="a run folder or run id (default: the newest under results/runs)")
+    source.add_argument("--crops", help="a folder of aligned crops in LFW layout, instead of a run")
+    train.add_argument("--case", help="train on this case's output (must be identical; default the fastest)")
+    train.add_argument("--min-images", type=int, default=10, help="identities with at least this many crops")
+    train.add_argument("--model", default="embeddings", choices=["embeddings", "cnn"])
+    train.add_argument("--epochs", type=int, help="upper bound on epochs (early stopping; default per model)")
+    train.add_argument("--seed", type=int, default=0, help="split and training seed (default 0)")
+    train.add_argument("--executor", choices=list(EXECUTORS), help="descriptor stage (default processes)")
+    train.add_argument("--workers", type=int, help="descriptor stage workers (default: every core)")
+    train.add_argument("--chunk-size", type=int, help="crops per descriptor task (default: per executor)")
+    train.add_argument("--pairs", help="LFW pairs.txt for verification (default: beside the dataset; none)")
+    train.add_argument("--out", help="training folder (default RUN/train, or CROPS-train)")
+    train.add_argument("--predict", metavar="IMAGE", help="name the person in IMAGE with the trained model")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(func=cmd_train)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,21 +283,126 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-outputs", action="store_true", help="keep every case's crops, not only the reference's"
     )
     run.add_argument("--price-book", help="TOML price book to use instead of the packaged one")
+    run.add_argument(
+        "--store",
+        help="where inputs are read and crops written: s3://bucket/prefix (staged first), a folder, or "
+        "embedded-s3[:latency_ms=N] (an S3 endpoint on loopback for this run); default the dataset folder",
+    )
+    run.add_argument("--endpoint", help="S3 endpoint URL for an s3:// store (default AWS S3); no credentials")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--retries", type=int, default=2, help="resubmissions of a chunk whose worker died")
+    run.add_argument("--task-timeout", type=float, metavar="S", help="seconds one image may take (no limit)")
+    run.add_argument(
+        "--resume", metavar="RUN_DIR", help="finish an interrupted run with its own configuration"
+    )
+    run.add_argument(
+        "--train",
+        action=argparse.BooleanOptionalAction,
+        help="after the run, a short training on its output (default: when the dataset is synthetic)",
+    )
     run.set_defaults(func=cmd_run)
+
+    data = sub.add_parser("data", help="stage a dataset into object storage; fetch LFW")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    stage = data_sub.add_parser("stage", help="upload a dataset as one object per image (idempotent)")
+    stage.add_argument("--dataset", default="synthetic", help="synthetic[:N] or an LFW-layout folder")
+    stage.add_argument("--list", help="file of image paths relative to the dataset folder, one per line")
+    stage.add_argument("--store", required=True, help="s3://bucket/prefix (or a folder)")
+    stage.add_argument("--endpoint", help="S3 endpoint URL (default AWS S3); credentials: the environment")
+    stage.add_argument("--threads", type=int, default=16, help="parallel uploads (default 16)")
+    stage.add_argument("--no-progress", action="store_true", help="no progress bar")
+    stage.set_defaults(func=cmd_data_stage)
+    fetch = data_sub.add_parser("fetch", help="download an LFW archive, check it, cache it, unpack it")
+    fetch.add_argument(
+        "source", help="lfw, lfw-funneled or lfw-deepfunneled, an http(s) URL, or a local .tgz file"
+    )
+    fetch.add_argument("--to", default="data", help="folder that receives the dataset folder (default data)")
+    fetch.add_argument("--sha256", help="expected SHA-256 of the archive (known for the published ones)")
+    fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    fetch.set_defaults(func=cmd_data_fetch)
+
+    s3 = sub.add_parser("s3", help="an S3-compatible endpoint on loopback (moto), for offline runs")
+    s3_sub = s3.add_subparsers(dest="s3_command", required=True)
+    serve = s3_sub.add_parser("serve", help="serve S3 on 127.0.0.1 until Ctrl-C")
+    from bench.s3server import add_serve_arguments
+
+    add_serve_arguments(serve)
+    serve.set_defaults(func=cmd_s3_serve)
+
+    report = sub.add_parser("report", help="a run's figures and captions as one HTML page (PNG + SVG)")
+    report.add_argument("run", help="a run folder, or a folder of runs (the newest is used)")
+    report.add_argument("--out", help="folder that receives index.html and the figures (default RUN/report)")
+    report.add_argument(
+        "--case", help="case_id shown in the timeline (default: most workers, first parallel)"
+    )
+    report.add_argument("--repeat", type=int, default=0, help="repeat shown in the timeline (default 0)")
+    report.add_argument("--embed", action="store_true", help="embed the PNGs in index.html (one file)")
+    report.set_defaults(func=cmd_report)
+
+    compare = sub.add_parser(
+        "compare", help="per case wall time of NEW against BASE, with a noise-aware verdict"
+    )
+    compare.add_argument("base", help="the run compared against (a run folder or a folder of runs)")
+    compare.add_argument("new", help="the run under test")
+    compare.add_argument(
+        "--threshold", type=float, default=0.10, help="slowdown tolerated, as a fraction (default 0.10)"
+    )
+    compare.set_defaults(func=cmd_compare)
+    project = sub.add_parser(
+        "project", help="calibrated scaling model: project a run to N workers, or validate"
+    )
+    project.add_argument("--run", required=True, help="a run folder (or a run id under results/runs)")
+    project.add_argument(
+        "--executor", help="one executor (default: the run's; lithops on a serverless platform)"
+    )
+    project.add_argument(
+        "--workers", type=_int_list, default=[1, 2, 4, 8, 16, 64, 256, 1000], help="comma-separated"
+    )
+    project.add_argument("--images", type=int, help="images to project (default: the run's)")
+    project.add_argument(
+        "--platform", default="local", help="local, aws_lambda, ibm_cloud_functions, ibm_code_engine"
+    )
+    project.add_argument("--chunk-size", type=int, help="images per call (default: as facebench run chooses)")
+    project.add_argument("--kernel", help="optimized or naive (default: the run's)")
+    project.add_argument("--memory-mb", type=float, help="function memory (default: one full vCPU's worth)")
+    project.add_argument("--price-book", help="TOML price book to use instead of the packaged one")
+    project.add_argument(
+        "--validate", action="store_true", help="predicted vs measured, fit and scored apart"
+    )
+    project.add_argument("--json", action="store_true", help="print only a JSON list on stdout")
+    project.set_defaults(func=cmd_project)
+
+    claim = sub.add_parser("claim", help="the pattern's 'up to 50x' on the seed subset, explained")
+    claim.add_argument(
+        "--run",
+        action="append",
+        help="a run with the optimized kernel and one with the naive kernel (give --run twice; "
+        "a missing kernel is taken from the newest run beside the first on the same dataset)",
+    )
+    claim.add_argument("--platform", default="ibm_cloud_functions", help="serverless platform projected")
+    claim.add_argument("--memory-mb", type=float, help="function memory (default: one full vCPU's worth)")
+    claim.add_argument("--price-book", help="TOML price book to use instead of the packaged one")
+    claim.add_argument("--json", action="store_true", help="print only the table as a JSON list")
+    claim.set_defaults(func=cmd_claim)
+    add_train_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from bench.resume import install_signal_handlers
+
+    install_signal_handlers()  # SIGTERM ends a run as Ctrl-C does
     try:
         return args.func(args)
     except UserError as exc:
         print(f"facebench: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("facebench: interrupted; finished cases are in the run folder", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        run_dir = getattr(exc, "run_dir", None)
+        where = f"; finish it with: facebench run --resume {run_dir}" if run_dir else ""
+        print(f"facebench: interrupted; finished cases are in the run folder{where}", file=sys.stderr)
+        return getattr(exc, "exit_status", 130)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,10 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from bench import costs, environment, records
+from bench import costs, environment, faults, records
 from bench.errors import UserError
 from bench.executors import EXECUTORS, Executor, executor_class
+from bench.staging import RunStorage
 from bench.storage import LocalStore, Store
 from bench.task import CaseContext, Chunk, run_chunk
 from pipelines.datasets import Dataset, DatasetError, load_dataset
@@ -54,6 +55,10 @@ class RunConfig:
     keep_outputs: bool = False
     progress: bool = True
     price_book: str | None = None  # None: the packaged bench/pricebook.toml
+    store: str | None = None  # None: the dataset's folder; a folder, s3://bucket/prefix or embedded-s3
+    endpoint: str | None = None  # an s3:// store's endpoint URL (default AWS S3); never credentials
+    retries: int = 2  # resubmissions of a chunk whose worker was lost (bench/faults.py)
+    task_timeout: float | None = None  # seconds one image may take; None: no limit
 
     def validate(self) -> None:
         for name in self.executors:
@@ -65,6 +70,10 @@ class RunConfig:
             raise UserError("--chunk-size must be at least 1")
         if self.repeats < 1:
             raise UserError("--repeats must be at least 1")
+        if self.retries < 0:
+            raise UserError("--retries must be 0 or more")
+        if self.task_timeout is not None and not self.task_timeout > 0:
+            raise UserError("--task-timeout must be a positive number of seconds")
         if self.kernel not in KERNELS:
             raise UserError(f"unknown kernel {self.kernel!r}; choose from {', '.join(KERNELS)}")
 
@@ -102,12 +111,14 @@ def chunk_size_for(executor: str, images: int, workers: int, asked: int | None) 
     return max(1, math.ceil(images / (workers * CHUNKS_PER_WORKER.get(executor, 4))))
 
 
-def make_executor(config: RunConfig, name: str, workers: int) -> Executor:
+def make_executor(config: RunConfig, name: str, workers: int, store: Store | None = None) -> Executor:
     options: dict = {}
     if name == "dask" and config.dask_scheduler:
         options["scheduler"] = config.dask_scheduler
     if name == "lithops" and config.lithops_config:
         options["config_file"] = config.lithops_config
+    if name == "lithops" and store is not None and store.kind == "s3":
+        options["store"] = store  # Lithops' own storage on the same endpoint
     return executor_class(name)(workers, **options)
 
 
@@ -160,7 +171,9 @@ class Run:
             raise UserError(str(exc)) from None
         for case in self.cases():
             make_executor(config, case.executor, case.workers).preflight()
-        self.inputs: Store = LocalStore(self.dataset.root)
+        # A store is checked here (credentials, endpoint, bucket, images); embedded-s3 starts in execute.
+        self.storage = RunStorage(config.store, config.endpoint, self.dataset, log, config.progress)
+        self.inputs: Store = self.storage.inputs
         self.run_id = new_run_id()
         self.run_dir = Path(config.out) / self.run_id
         try:
@@ -170,6 +183,8 @@ class Run:
         self.task_frames: list[pd.DataFrame] = []
         self.run_rows: list[dict] = []
         self.reference: dict[tuple[str, int], pd.DataFrame] = {}  # (kernel, repeat) -> reference tasks
+        self.done: set[tuple[str, int]] = set()  # (case_id, repeat) finished before a resume
+        self.resumed = False  # bench/resume.py: the run folder exists already
         self.manifest = {
             "run_id": self.run_id,
             "config": asdict(config),
@@ -180,9 +195,14 @@ class Run:
             },
             "environment": environment.describe(),
             "price_book": {"version": self.price_book.version, "path": str(self.price_book.path)},
+            "store": self.storage.manifest,  # url, endpoint, emulated latency; no credentials
             "started_at": datetime.now(UTC).isoformat(),
             "ended_at": None,
         }
+        try:
+            faults.note_injection(self.manifest, log)  # tests only: says so loudly
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
 
     def cases(self) -> list[Case]:
         n, cfg = len(self.dataset), self.config
@@ -194,20 +214,29 @@ class Run:
                 cases.append(Case(name, w, chunk_size_for(name, n, w, cfg.chunk_size), cfg.kernel))
         return cases
 
-    def outputs_for(self, case: Case, repeat: int) -> LocalStore:
+    def outputs_for(self, case: Case, repeat: int) -> Store:
+        remote = self.storage.outputs(self.run_id, case.case_id + (f"-r{repeat}" if repeat else ""))
+        if remote is not None:  # <prefix>/output/<run_id>/<case_id>/<key>
+            return remote
         if case.executor == REFERENCE and repeat == 0:
             return LocalStore(self.run_dir / "output")
         return LocalStore(self.run_dir / "scratch" / f"{case.case_id}-r{repeat}")
 
     def execute(self) -> RunResult:
-        self.run_dir.mkdir(parents=True, exist_ok=False)
+        self.run_dir.mkdir(parents=True, exist_ok=self.resumed)
         records.write_json(self.manifest, self.run_dir / "manifest.json")
         self.log(f"run {self.run_id}: {self.dataset.name}, {len(self.dataset)} images -> {self.run_dir}")
-        for case in self.cases():
-            with make_executor(self.config, case.executor, case.workers) as executor:
-                for repeat in range(self.config.repeats):
-                    self.run_case(case, repeat, executor)
-                    self.save()
+        with self.storage:  # embedded-s3: start the endpoint and stage the dataset; stop it after
+            self.inputs = self.storage.inputs
+            for case in self.cases():
+                if all((case.case_id, r) in self.done for r in range(self.config.repeats)):
+                    continue
+                with make_executor(self.config, case.executor, case.workers, self.inputs) as executor:
+                    for repeat in range(self.config.repeats):
+                        if (case.case_id, repeat) in self.done:
+                            continue  # finished before the run was interrupted (bench/resume.py)
+                        self.run_case(case, repeat, executor)
+                        self.save()
         if not self.config.keep_outputs:
             shutil.rmtree(self.run_dir / "scratch", ignore_errors=True)
         self.manifest["ended_at"] = datetime.now(UTC).isoformat()
@@ -216,7 +245,9 @@ class Run:
     def run_case(self, case: Case, repeat: int, executor: Executor) -> None:
         keys = self.dataset.keys
         outputs = self.outputs_for(case, repeat)
-        fn = partial(run_chunk, ctx=CaseContext(self.inputs, outputs, case.kernel))
+        ctx = CaseContext(self.inputs, outputs, case.kernel, self.config.task_timeout, os.getpid())
+        fn = partial(run_chunk, ctx=ctx)
+        dispatch = faults.Dispatch(executor, self.config.retries, self.log)
         bar = tqdm(
             total=len(keys),
             desc=f"{case.case_id} r{repeat}",
@@ -230,7 +261,7 @@ class Run:
             for i, s in enumerate(range(0, len(keys), case.chunk_size))
         ]
         gathered: list[dict] = []
-        for i, result in executor.map_unordered(fn, chunks):
+        for i, result in dispatch.map(fn, chunks):
             if isinstance(result, BaseException):
                 reason = f"chunk failed: {type(result).__name__}: {result}"
                 result = [_failed_record(k, i, t0_wall, reason) for k in chunks[i].keys]
@@ -238,7 +269,8 @@ class Run:
             bar.update(len(chunks[i].keys))
         wall_s = time.perf_counter() - t0
         bar.close()
-        if outputs.root.parent.name == "scratch" and not self.config.keep_outputs:
+        scratch = isinstance(outputs, LocalStore) and outputs.root.parent.name == "scratch"
+        if scratch and not self.config.keep_outputs:
             shutil.rmtree(outputs.root, ignore_errors=True)
         tasks = records.tasks_frame(_account(gathered, keys, t0_wall))
         label = dict(zip(self.dataset.keys, self.dataset.labels, strict=True))
@@ -255,9 +287,14 @@ class Run:
             store=self.inputs.kind,
         )
         tasks = records.tasks_frame(tasks.to_dict("records"))
+        if self.storage.is_object_store:  # every crop accounted for; the reference's collected locally
+            collect_to = self.run_dir / "output" if case.executor == REFERENCE and repeat == 0 else None
+            for problem in self.storage.settle(outputs, tasks, collect_to):
+                self.log(f"  {case.case_id} r{repeat}: {problem}")
         self.task_frames.append(tasks)
         self.run_rows.append(self.summarise(case, repeat, executor, tasks, wall_s))
         row = self.run_rows[-1]
+        row["retries"] = dispatch.retries  # chunk resubmissions after lost workers
         self.log(
             f"  {case.case_id:<32} r{repeat}  {wall_s:7.2f} s  {row['images_per_s']:7.1f} img/s  "
             f"speedup {row['speedup']:5.2f}  ok {row['ok']}/{row['images']}  identical {row['identical']}"

@@ -111,6 +111,17 @@ def endpoint_of(server) -> str:
     return f"http://{host}:{port}"
 
 
+def embedded_credentials():
+    """The embedded endpoint's public credentials, as a store carries them."""
+    from bench.storage import Credentials
+
+    return Credentials(
+        "the embedded endpoint's public credentials",
+        access_key_id=EMBEDDED_ACCESS_KEY_ID,
+        secret_access_key=EMBEDDED_SECRET_ACCESS_KEY,
+    )
+
+
 def client(endpoint: str):
     """An S3 client for the embedded endpoint with its public, fixed credentials."""
     import ibm_boto3
@@ -220,21 +231,34 @@ class EmbeddedS3:
         for bucket in self.buckets:
             cmd += ["--bucket", bucket]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-        line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(self._proc.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(START_TIMEOUT_S)
-        if not line or not line[0].startswith(READY_PREFIX):
+        ready = threading.Event()
+        found: list[str] = []
+        threading.Thread(target=self._read_stdout, args=(self._proc, ready, found), daemon=True).start()
+        ready.wait(START_TIMEOUT_S)
+        if not found:
             code = self._proc.poll()
             self.stop()
             why = (
-                f"it exited with status {code}"
-                if code is not None
-                else f"not ready in {START_TIMEOUT_S:.0f} s"
+                f"exited with status {code}" if code is not None else f"not ready in {START_TIMEOUT_S:.0f} s"
             )
             raise UserError(f"the embedded S3 endpoint did not start ({why}); see the messages above")
-        self.endpoint = line[0][len(READY_PREFIX) :].strip()
+        self.endpoint = found[0]
         return self
+
+    @staticmethod
+    def _read_stdout(proc: subprocess.Popen, ready: threading.Event, found: list[str]) -> None:
+        """Wait for the ready line, then keep the pipe drained (to stderr) so the server never blocks."""
+        try:
+            for line in proc.stdout:
+                if not found and line.startswith(READY_PREFIX):
+                    found.append(line[len(READY_PREFIX) :].strip())
+                    ready.set()
+                else:
+                    sys.stderr.write(line)
+        except (OSError, ValueError):  # the pipe closed under us at stop()
+            pass
+        finally:
+            ready.set()
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None

@@ -12,6 +12,7 @@ import socket
 import time
 from dataclasses import dataclass
 
+from bench import faults
 from bench.storage import Store
 from pipelines import faces
 
@@ -23,6 +24,8 @@ class CaseContext:
     inputs: Store
     outputs: Store
     kernel: str = "optimized"
+    task_timeout: float | None = None  # seconds per image; None: no deadline (bench/faults.py)
+    client_pid: int = 0  # the client's pid: a worker other than it may be ended by the watchdog
 
 
 @dataclass(frozen=True)
@@ -41,37 +44,52 @@ def _rss_mb() -> float:
 def run_chunk(chunk: Chunk, ctx: CaseContext) -> list[dict]:
     """One record per key, whatever happens to that key: a failure is a status, never an exception."""
     host, pid = socket.gethostname(), os.getpid()
+    hard_exit = ctx.client_pid not in (0, pid)
     records = []
-    for key in chunk.keys:
-        t_start, cpu0 = time.time(), time.process_time()
-        rec = {"key": key, "chunk_id": chunk.chunk_id, "t_submit": chunk.t_submit, "t_start": t_start}
-        rec.update(
-            host=host, pid=pid, worker=f"{host}:{pid}", bytes_in=0, bytes_out=0, fetch_s=0.0, put_s=0.0
-        )
-        rec.update(output_sha256="", error="", cold_start=False, model_load_s=0.0)
+    with faults.Watchdog(ctx.task_timeout, hard_exit=hard_exit) as watchdog:
+        for key in chunk.keys:
+            t_start, cpu0 = time.time(), time.process_time()
+            rec = {"key": key, "chunk_id": chunk.chunk_id, "t_submit": chunk.t_submit, "t_start": t_start}
+            rec.update(
+                host=host, pid=pid, worker=f"{host}:{pid}", bytes_in=0, bytes_out=0, fetch_s=0.0, put_s=0.0
+            )
+            rec.update(output_sha256="", error="", cold_start=False, model_load_s=0.0)
+            rec.update({f"{s}_s": 0.0 for s in faces.STAGES})
+            try:
+                with watchdog.image():
+                    faults.inject(key, hard_exit)  # a no-op unless a test set FACEBENCH_INJECT_FAULTS
+                    _one_image(key, ctx, rec)
+            except faults.TaskTimeout:
+                rec.update(status="error", error=f"timed out after {ctx.task_timeout:g} s")
+                rec.update(output_sha256="", bytes_out=0)
+            except Exception as exc:  # only an injected fault gets here: _one_image records its own
+                rec.update(status="error", error=faults.describe(exc), output_sha256="", bytes_out=0)
+            rec["t_end"] = time.time()
+            rec["cpu_s"] = time.process_time() - cpu0
+            rec["worker_rss_mb"] = _rss_mb()
+            records.append(rec)
+    return records
+
+
+def _one_image(key: str, ctx: CaseContext, rec: dict) -> None:
+    """Fetch, kernel, put: fills ``rec`` in place, turning every failure into a status."""
+    try:
+        t0 = time.perf_counter()
+        data = ctx.inputs.get(key)
+        rec["fetch_s"], rec["bytes_in"] = time.perf_counter() - t0, len(data)
+    except Exception as exc:
+        rec.update(status="error", error=f"fetch failed: {type(exc).__name__}: {exc}")
+        return
+    result = faces.process(data, ctx.kernel)
+    rec.update(status=result.status, error=result.error)
+    rec.update({f"{s}_s": result.timings.get(s, 0.0) for s in faces.STAGES})
+    rec.update(cold_start=result.load_s > 0 and ctx.kernel == "optimized", model_load_s=result.load_s)
+    if result.crop is not None:
         try:
             t0 = time.perf_counter()
-            data = ctx.inputs.get(key)
-            rec["fetch_s"], rec["bytes_in"] = time.perf_counter() - t0, len(data)
+            ctx.outputs.put(key, result.crop)
+            rec["put_s"] = time.perf_counter() - t0
+            rec["bytes_out"] = len(result.crop)
+            rec["output_sha256"] = hashlib.sha256(result.crop).hexdigest()
         except Exception as exc:
-            rec.update(status="error", error=f"fetch failed: {type(exc).__name__}: {exc}")
-            rec.update({f"{s}_s": 0.0 for s in faces.STAGES})
-        else:
-            result = faces.process(data, ctx.kernel)
-            rec.update(status=result.status, error=result.error)
-            rec.update({f"{s}_s": result.timings.get(s, 0.0) for s in faces.STAGES})
-            rec.update(cold_start=result.load_s > 0 and ctx.kernel == "optimized", model_load_s=result.load_s)
-            if result.crop is not None:
-                try:
-                    t0 = time.perf_counter()
-                    ctx.outputs.put(key, result.crop)
-                    rec["put_s"] = time.perf_counter() - t0
-                    rec["bytes_out"] = len(result.crop)
-                    rec["output_sha256"] = hashlib.sha256(result.crop).hexdigest()
-                except Exception as exc:
-                    rec.update(status="error", error=f"put failed: {type(exc).__name__}: {exc}")
-        rec["t_end"] = time.time()
-        rec["cpu_s"] = time.process_time() - cpu0
-        rec["worker_rss_mb"] = _rss_mb()
-        records.append(rec)
-    return records
+            rec.update(status="error", error=f"put failed: {type(exc).__name__}: {exc}")

@@ -12,6 +12,7 @@ template scaled to 180. Two variants give byte-identical output:
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -67,7 +68,13 @@ class BadInput(ValueError):
 
 
 def check_size(data: bytes) -> None:
-    """Refuse empty input and images over MAX_PIXELS from the header alone, before any decoding."""
+    """Refuse empty input, truncated JPEGs and images over MAX_PIXELS before any decoding.
+
+    The size comes from the header alone (PIL reads it without decoding), so a decompression bomb, a
+    PNG whose header claims 100000x100000 pixels in a few hundred bytes, costs nothing. A truncated
+    JPEG is refused here because libjpeg would otherwise fill in the missing rows when it reads from a
+    file (the naive kernel) but fail when it reads from memory (the optimized one).
+    """
     if not data:
         raise BadInput("empty file")
     try:
@@ -75,14 +82,42 @@ def check_size(data: bytes) -> None:
             width, height = im.size
     except Exception as exc:  # PIL raises many types for unknown formats; cv2 gets the last word
         if isinstance(exc, Image.DecompressionBombError):
-            raise BadInput(f"image too large: {exc}") from None
+            pixels = re.search(r"\((\d+) pixels\)", str(exc))
+            size = f"{int(pixels.group(1)):,} pixels" if pixels else "the image"
+            raise BadInput(f"image too large: {size} exceeds the limit of {MAX_PIXELS:,}") from None
         return
     if width * height > MAX_PIXELS:
         raise BadInput(f"image too large: {width}x{height} pixels exceeds the limit of {MAX_PIXELS:,}")
+    if data[:2] == b"\xff\xd8" and not _jpeg_complete(data):
+        raise BadInput("truncated JPEG: no end-of-image marker after the image data")
+
+
+def _jpeg_complete(data: bytes) -> bool:
+    """Whether an end-of-image marker follows the first scan of the main image.
+
+    Walks the marker segments up to the first start-of-scan (skipping APP segments, where an EXIF
+    thumbnail's own end-of-image marker lives); inside entropy-coded data 0xFFD9 cannot occur.
+    """
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return False
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA:  # start of scan
+            return data.rfind(b"\xff\xd9") > pos
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    return False
 
 
 def decode(data: bytes) -> np.ndarray:
-    """Decode to 8-bit BGR; grayscale, alpha, 16-bit and EXIF-rotated inputs are normalised by cv2."""
+    """Decode to 8-bit BGR, as cv2.IMREAD_COLOR does, which both kernels use (docs/reliability.md).
+
+    Grayscale and 16-bit inputs become 8-bit BGR, alpha is dropped (not blended), CMYK JPEGs are
+    converted, and a JPEG's EXIF orientation is applied, so the face is detected upright.
+    """
     check_size(data)
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:

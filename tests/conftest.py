@@ -91,3 +91,86 @@ def dask_scheduler(tmp_path_factory: pytest.TempPathFactory):
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+# --- object storage (issue 3) ----------------------------------------------------------------------
+
+#: Every variable a store may read credentials from: tests clear them, then plant their own.
+CREDENTIAL_VARS = (
+    "COS_HMAC_ACCESS_KEY_ID",
+    "COS_HMAC_SECRET_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "IBM_API_KEY_ID",
+    "IBM_SERVICE_INSTANCE_ID",
+    "IBM_AUTH_ENDPOINT",
+    "FACEBENCH_S3_CREDENTIALS",
+    "FACEBENCH_S3_PROFILE",
+    "FACEBENCH_S3_SHIP_CREDENTIALS",
+)
+#: The bucket the session's endpoint holds for tests, beside the embedded default "facebench".
+TEST_BUCKET = "fb-test"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> str:
+    """An embedded S3 endpoint (moto on loopback, in a child process) for the whole session."""
+    from bench.s3server import DEFAULT_BUCKET, EmbeddedS3
+
+    with EmbeddedS3(buckets=(DEFAULT_BUCKET, TEST_BUCKET)) as server:
+        yield server.endpoint
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No object-storage credentials in the environment, whatever the machine has."""
+    for name in CREDENTIAL_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def planted_secret(monkeypatch: pytest.MonkeyPatch, no_credentials) -> str:
+    """HMAC keys in the environment with a recognisable secret, to grep for in whatever a run writes."""
+    import secrets
+
+    secret = "FBSECRET" + secrets.token_hex(12)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "FBTESTKEYID")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    return secret
+
+
+# --- Figures, report, compare and notebooks ------------------------------------------------------------
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # headless figures, whatever the machine's default
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small real run folder shared by the report, compare and notebook tests (about 10 s).
+
+    8 synthetic images; sequential, and processes at 1 and 2 workers; 2 repeats. Treat it as read-only:
+    a test that alters a table works on a copy (``copy_run``).
+    """
+    from bench.runner import Run, RunConfig
+
+    config = RunConfig(
+        dataset="synthetic:8",
+        executors=["sequential", "processes"],
+        workers=[1, 2],
+        repeats=2,
+        out=str(tmp_path_factory.mktemp("small-run")),
+        progress=False,
+    )
+    return Run(config, log=lambda _: None).execute().run_dir
+
+
+def copy_run(run: Path, to: Path) -> Path:
+    """A run folder's tables and manifest (not its images) in a new folder, for tests that alter them."""
+    import shutil
+
+    to.mkdir(parents=True, exist_ok=True)
+    for name in ("tasks.parquet", "runs.parquet", "manifest.json"):
+        shutil.copy2(run / name, to / name)
+    return to

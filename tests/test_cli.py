@@ -68,7 +68,9 @@ def test_user_errors_are_one_line_with_status_2(args, message, tmp_path):
 def test_lithops_backend_that_does_not_exist_is_refused_before_work(tmp_path):
     config = tmp_path / "lithops.yaml"
     config.write_text("lithops:\n  backend: nosuch\n  storage: localhost\n")
-    out = facebench("run", "--lithops-config", str(config), "--dataset", "synthetic:8", "--out", str(tmp_path))
+    out = facebench(
+        "run", "--lithops-config", str(config), "--dataset", "synthetic:8", "--out", str(tmp_path)
+    )
     assert out.returncode == 2 and "backend 'nosuch'" in out.stderr
     assert not any(tmp_path.glob("2*"))  # no run folder: nothing started
 

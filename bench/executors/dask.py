@@ -1,4 +1,11 @@
-"""dask.distributed: a LocalCluster of single-threaded worker processes, or an existing cluster."""
+"""dask.distributed: a LocalCluster of single-threaded worker processes, or an existing cluster.
+
+When a worker process dies, its nanny starts a new one. The LocalCluster's scheduler is told to give up
+on a task at the first worker death (``allowed-failures`` 0): the task comes back as ``KilledWorker``
+and the harness resubmits it within its own ``--retries`` budget, which the runs table counts
+(bench/faults.py). An existing cluster keeps its own setting (Dask's default reruns a task on another
+worker up to 3 times, silently) and the harness's retries come on top of it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,9 @@ from typing import Any
 
 from bench.errors import UserError
 from bench.executors.base import Executor
+
+#: Worker deaths a LocalCluster's scheduler absorbs before it fails a task (KilledWorker).
+ALLOWED_FAILURES = 0
 
 
 class DaskExecutor(Executor):
@@ -45,13 +55,16 @@ class DaskExecutor(Executor):
         from distributed import Client, LocalCluster
 
         if self.scheduler is None:
-            self._cluster = LocalCluster(
-                n_workers=self.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
+            import dask
+
+            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+                self._cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
             self._client = Client(self._cluster)
             return
         self._client = self._connect()

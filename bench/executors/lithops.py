@@ -56,12 +56,53 @@ def load_config(path: str | Path | None, workers: int) -> dict:
     return config
 
 
+def storage_config(store: Any) -> tuple[str, dict] | None:
+    """Lithops' own storage backend on the run's object store: same endpoint, same bucket.
+
+    ``minio`` for any S3 endpoint (a plain-HTTP local one included: ``ibm_cos`` forces HTTPS),
+    ``ibm_cos`` for IBM COS, ``aws_s3`` for AWS. Credentials are the store's (the environment or the
+    file the user named); they go into Lithops' config, which Lithops hands to its workers.
+    None where the store is not an object store, or where ``minio``/``aws_s3`` would need HMAC keys
+    and only an IAM API key is there.
+    """
+    from bench.storage import CosStore, endpoint_kind
+
+    if not isinstance(store, CosStore):
+        return None
+    creds = store.resolve_credentials()
+    backend = endpoint_kind(store.endpoint)
+    section: dict[str, Any] = {"storage_bucket": store.bucket}
+    if creds.hmac:
+        section.update(access_key_id=creds.access_key_id, secret_access_key=creds.secret_access_key)
+        if creds.session_token:
+            section["session_token"] = creds.session_token
+    elif backend == "ibm_cos":
+        section["api_key"] = creds.api_key
+        if creds.service_instance_id:
+            section["service_instance_id"] = creds.service_instance_id
+    else:
+        return None
+    if backend == "aws_s3":
+        section["region"] = store.region
+    else:
+        section["endpoint"] = store.endpoint
+        if backend == "ibm_cos":
+            section["region"] = store.region
+    return backend, section
+
+
 class LithopsExecutor(Executor):
     name = "lithops"
+    isolates_failures = True  # every call runs in a process of its own: a death takes only its chunk
 
-    def __init__(self, workers: int, config_file: str | Path | None = None) -> None:
+    def __init__(self, workers: int, config_file: str | Path | None = None, store: Any = None) -> None:
         super().__init__(workers)
         self.config = load_config(config_file, workers)
+        # Where the run's store is an S3 endpoint, Lithops keeps its own objects (function, data,
+        # results) there too, as PyWren did in the pattern; a storage the user's config names wins.
+        found = storage_config(store) if store is not None else None
+        if found is not None and (config_file is None or "storage" not in self.config["lithops"]):
+            self.config["lithops"]["storage"], self.config[found[0]] = found[0], found[1]
         self._fexec = None
 
     @property

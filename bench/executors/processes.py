@@ -1,12 +1,19 @@
-"""Local worker processes (concurrent.futures), spawned fresh so that no model is inherited warm."""
+"""Local worker processes (concurrent.futures), spawned fresh so that no model is inherited warm.
+
+A worker that dies (killed, out of memory, ended by the watchdog) breaks the whole pool: every chunk
+not yet back fails with BrokenProcessPool. Those chunks are reported as failed; the next
+``map_unordered`` (the retry of just those chunks, bench/faults.py) starts a fresh pool first.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from bench.executors.base import Executor
@@ -25,6 +32,11 @@ class ProcessesExecutor(Executor):
         return "spawn"
 
     def start(self) -> None:
+        self._broken = False
+        self.restarts = 0
+        self._spawn()
+
+    def _spawn(self) -> None:
         self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         # The pool spawns lazily; have every worker up before the clock starts.
         pids: set[int] = set()
@@ -34,11 +46,31 @@ class ProcessesExecutor(Executor):
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if isinstance(exc_type, type) and issubclass(exc_type, KeyboardInterrupt):
+            # Interrupted (Ctrl-C, SIGTERM): end the workers now rather than wait for their chunks.
+            for process in dict(getattr(self._pool, "_processes", None) or {}).values():
+                with contextlib.suppress(Exception):
+                    process.terminate()
+        self.close()
+
+    def _restart(self) -> None:
+        """A fresh pool in place of a broken one, with every worker up before work resumes."""
+        with contextlib.suppress(Exception):
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._spawn()
+        self._broken = False
+        self.restarts += 1
+
     def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        if self._broken:
+            self._restart()
         pending = {self._pool.submit(fn, item): i for i, item in enumerate(items)}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 i = pending.pop(future)
                 exc = future.exception()
+                if isinstance(exc, BrokenProcessPool):
+                    self._broken = True
                 yield i, exc if exc is not None else future.result()

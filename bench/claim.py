@@ -1,0 +1,398 @@
+"""The pattern's "up to 50x" claim, reproduced and split into its factors.
+
+One table for the seed subset (1,584 images): the pattern's own figures as published; what this
+machine measured (naive sequential, optimized sequential, best local parallel); what the scaling
+model projects on serverless (the pattern's one function per image, the fastest concurrency, and the
+one that minimises time x cost); then the factors: naive sequential / serverless = kernel waste
+(naive / optimized, same executor, measured) x parallelism (optimized sequential / serverless).
+
+Which runs: a run holds one kernel, so the claim needs two: one with an optimized sequential case
+and one with a naive sequential case (``facebench run --kernel naive --executors sequential``).
+``--run`` may be given twice (in any order). With one ``--run``, the missing kernel is taken from
+the newest run beside it (same parent folder) on the same dataset; with none, both are the newest
+such runs under results/runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench import costs, records
+from bench import model as scaling
+from bench.errors import UserError
+
+#: The pattern's figures, printed as published (its companion article): the 1,584-image bucket
+#: (LFW names starting with A, plus George W. Bush) preprocessed with PyWren on IBM Cloud Functions.
+PATTERN = {
+    "images": 1584,
+    "single_computer_s": 2200.0,
+    "serverless_s": 35.0,
+    "claim": "up to 50x",
+    "platform": "ibm_cloud_functions",
+    "source": "the code pattern's companion article (figures as published, never measured by anyone since)",
+}
+CLAIM_COLUMNS = [
+    "section",
+    "what",
+    "executor",
+    "platform",
+    "kernel",
+    "workers",
+    "chunk_size",
+    "images",
+    "time_s",
+    "speedup",
+    "cost_usd",
+    "note",
+]
+
+
+@dataclass
+class RunPick:
+    kernel: str
+    run_dir: Path
+    tasks: pd.DataFrame
+    runs: pd.DataFrame
+    manifest: dict
+
+    @property
+    def dataset(self) -> tuple[str, int]:
+        d = self.manifest.get("dataset", {})
+        return str(d.get("name")), int(d.get("images") or 0)
+
+
+def _kernels_with_sequential(run_dir: Path) -> set[str]:
+    try:
+        runs = pd.read_parquet(run_dir / "runs.parquet", columns=["executor", "kernel"])
+    except (OSError, ValueError):
+        return set()
+    return set(runs.loc[runs["executor"] == "sequential", "kernel"])
+
+
+def _dataset_of(run_dir: Path) -> tuple[str, int] | None:
+    try:
+        d = json.loads((run_dir / "manifest.json").read_text()).get("dataset", {})
+    except (OSError, ValueError):
+        return None
+    return str(d.get("name")), int(d.get("images") or 0)
+
+
+def _newest(folder: Path, kernel: str, dataset: tuple[str, int] | None) -> Path | None:
+    """The newest run folder under ``folder`` with a sequential case of ``kernel`` (on ``dataset``)."""
+    if not folder.is_dir():
+        return None
+    candidates = sorted((p for p in folder.iterdir() if (p / "runs.parquet").is_file()), reverse=True)
+    for run_dir in candidates:  # run ids start with a UTC timestamp: newest first
+        if kernel in _kernels_with_sequential(run_dir) and (
+            dataset is None or _dataset_of(run_dir) == dataset
+        ):
+            return run_dir
+    return None
+
+
+def pick_runs(given: list[str] | None, root: str | Path = scaling.DEFAULT_RUNS) -> dict[str, Path]:
+    """kernel -> run folder for 'optimized' and 'naive', as the module docstring says."""
+    picked: dict[str, Path] = {}
+    folders = [scaling.find_run(text, root) for text in (given or [])]
+    for run_dir in folders:
+        for kernel in sorted(_kernels_with_sequential(run_dir)):
+            picked.setdefault(kernel, run_dir)
+    if not folders:
+        newest = _newest(Path(root), "optimized", None)
+        if newest is not None:
+            picked["optimized"] = newest
+    anchor = folders[0] if folders else picked.get("optimized")
+    dataset = _dataset_of(anchor) if anchor else None
+    search = anchor.parent if anchor else Path(root)
+    for kernel in ("optimized", "naive"):
+        if kernel not in picked:
+            found = _newest(search, kernel, dataset)
+            if found is not None:
+                picked[kernel] = found
+    missing = [k for k in ("optimized", "naive") if k not in picked]
+    if missing:
+        where = f"beside {anchor}" if anchor else f"under {root}"
+        on = f" on {dataset[0]} ({dataset[1]} images)" if dataset else ""
+        hint = (
+            "facebench run --kernel naive --executors sequential" if "naive" in missing else "facebench run"
+        )
+        raise UserError(
+            f"no run with a {' or '.join(missing)} sequential case {where}{on}; make one with `{hint}` "
+            "on the same dataset and pass it with another --run"
+        )
+    return picked
+
+
+def _load(kernel: str, run_dir: Path) -> RunPick:
+    tasks, runs, manifest = scaling.read_run(run_dir)
+    return RunPick(
+        kernel, run_dir, tasks[tasks["kernel"] == kernel], runs[runs["kernel"] == kernel], manifest
+    )
+
+
+def _median_case(runs: pd.DataFrame, **where) -> pd.Series | None:
+    rows = runs
+    for k, v in where.items():
+        rows = rows[rows[k] == v]
+    if rows.empty:
+        return None
+    return rows.groupby("case_id").agg(
+        executor=("executor", "first"),
+        workers=("workers", "first"),
+        chunk_size=("chunk_size", "first"),
+        images=("images", "max"),
+        wall_s=("wall_s", "median"),
+        cost_usd=("cost_usd", "median"),
+    )
+
+
+def build_claim(
+    given: list[str] | None = None,
+    *,
+    platform: str = PATTERN["platform"],
+    memory_mb: float | None = None,
+    images: int = PATTERN["images"],
+    root: str | Path = scaling.DEFAULT_RUNS,
+    price_book: str | None = None,
+) -> dict:
+    """The claim table and what it was made from; see the module docstring."""
+    picked = pick_runs(given, root)
+    opt, naive = _load("optimized", picked["optimized"]), _load("naive", picked["naive"])
+    try:
+        book = costs.load_price_book(price_book)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot use the price book: {exc}") from None
+    if platform not in scaling.SERVERLESS_PLATFORMS:
+        raise UserError(f"--platform takes one of {', '.join(scaling.SERVERLESS_PLATFORMS)}")
+    try:
+        cloud = scaling.platform_limits(book, platform, memory_mb)
+    except (KeyError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+
+    rows: list[dict] = []
+    notes: list[str] = []
+
+    def add(section: str, what: str, **values) -> None:
+        rows.append({"section": section, "what": what, **values})
+
+    # The pattern's figures, as published.
+    claimed_single, claimed_cloud = PATTERN["single_computer_s"], PATTERN["serverless_s"]
+    add(
+        "claimed",
+        "single computer",
+        kernel="naive",
+        images=PATTERN["images"],
+        time_s=claimed_single,
+        speedup=1.0,
+        cost_usd=costs.machine_cost(book, costs.DEFAULT_MACHINE, claimed_single, apply_minimum=False),
+        note=f"as published; cost as {costs.DEFAULT_MACHINE}; speedups in this section over 2,200 s",
+    )
+    add(
+        "claimed",
+        "serverless (PyWren on IBM Cloud Functions)",
+        executor="pywren",
+        platform="ibm_cloud_functions",
+        kernel="naive",
+        workers=PATTERN["images"],
+        chunk_size=1,
+        images=PATTERN["images"],
+        time_s=claimed_cloud,
+        speedup=claimed_single / claimed_cloud,
+        cost_usd=math.nan,
+        note=f"as published, claimed '{PATTERN['claim']}'; no cost published",
+    )
+
+    # Measured here, scaled per image to the seed subset.
+    def measured(pick: RunPick, what: str, case: pd.Series | None, case_id: str | None) -> float:
+        if case is None:
+            add("measured", what, kernel=pick.kernel, note=f"no such case in {pick.run_dir.name}")
+            return math.nan
+        scale = images / case["images"]
+        note = f"run {pick.run_dir.name}, {case_id}"
+        if case["images"] != images:
+            note += f"; measured on {int(case['images'])} images, scaled per image x{scale:.4g}"
+        add(
+            "measured",
+            what,
+            executor=case["executor"],
+            platform="local",
+            kernel=pick.kernel,
+            workers=int(case["workers"]),
+            chunk_size=int(case["chunk_size"]),
+            images=images,
+            time_s=case["wall_s"] * scale,
+            cost_usd=case["cost_usd"] * scale,
+            note=note,
+        )
+        return case["wall_s"] * scale
+
+    def first(table: pd.DataFrame | None) -> tuple[pd.Series | None, str | None]:
+        if table is None or table.empty:
+            return None, None
+        return table.iloc[0], str(table.index[0])
+
+    t_naive_seq = measured(naive, "naive sequential", *first(_median_case(naive.runs, executor="sequential")))
+    t_opt_seq = measured(opt, "optimized sequential", *first(_median_case(opt.runs, executor="sequential")))
+    parallel = _median_case(opt.runs[opt.runs["executor"] != "sequential"])
+    best = parallel.sort_values("wall_s") if parallel is not None else None
+    t_best_local = measured(opt, "best local parallel", *first(best))
+    if any(r.get("note", "").find("scaled per image") >= 0 for r in rows):
+        notes.append(
+            f"measured times are scaled per image to {images:,} images: fixed costs (start-up, model "
+            "load) are scaled with them, so a small run overstates them"
+        )
+
+    # Projected by the model fit on both runs (each kernel's own cases).
+    tasks = pd.concat([opt.tasks, naive.tasks], ignore_index=True)
+    runs = pd.concat([opt.runs, naive.runs], ignore_index=True)
+    model = scaling.fit(tasks, runs, opt.manifest)
+
+    def predict(kernel: str, workers: int, chunk: int) -> scaling.Prediction:
+        return scaling.predict_case(
+            model,
+            executor="lithops",
+            workers=workers,
+            images=images,
+            kernel=kernel,
+            chunk_size=chunk,
+            platform=cloud,
+            book=book,
+        )
+
+    grid = sorted({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, images, cloud.concurrency_cap or images})
+    grid = [w for w in grid if w <= images]
+    projected: dict[tuple[str, str], scaling.Prediction] = {}
+    for kernel in ("naive", "optimized"):
+        projected[(kernel, "pattern")] = predict(kernel, images, 1)
+        candidates = [predict(kernel, w, math.ceil(images / w)) for w in grid]
+        feasible = [
+            p for p in candidates if not cloud.timeout_s or p.durations_s.max(initial=0) <= cloud.timeout_s
+        ] or candidates
+        projected[(kernel, "fastest")] = min(feasible, key=lambda p: p.predicted_wall_s)
+        projected[(kernel, "balanced")] = min(
+            feasible, key=lambda p: p.predicted_wall_s * p.predicted_cost_usd
+        )
+    labels = {
+        "pattern": "one function per image (as the pattern)",
+        "fastest": "fastest concurrency",
+        "balanced": "concurrency minimising time x cost",
+    }
+    for (kernel, which), p in projected.items():
+        add(
+            "projected",
+            f"{kernel} serverless, {labels[which]}",
+            executor="lithops",
+            platform=platform,
+            kernel=kernel,
+            workers=p.workers,
+            chunk_size=p.chunk_size,
+            images=images,
+            time_s=p.predicted_wall_s,
+            cost_usd=p.predicted_cost_usd,
+            note="; ".join(x for x in (f"{cloud.memory_mb:g} MB", p.notes) if x),
+        )
+    for row in rows:
+        if row["section"] != "claimed" and row.get("time_s") and not math.isnan(row["time_s"]):
+            row["speedup"] = t_naive_seq / row["time_s"]
+
+    # The factors.
+    t_naive_cloud = projected[("naive", "pattern")].predicted_wall_s
+    t_opt_fast = projected[("optimized", "fastest")].predicted_wall_s
+
+    def factor(what: str, value: float, note: str) -> None:
+        add("factor", what, speedup=value, note=note)
+
+    factor(
+        "claimed: single computer / serverless",
+        claimed_single / claimed_cloud,
+        "2,200 s / 35 s, as published",
+    )
+    factor(
+        "reproduced: naive sequential / naive serverless, one function per image",
+        t_naive_seq / t_naive_cloud,
+        "measured / projected: what the pattern compared",
+    )
+    factor(
+        "= kernel waste: naive / optimized, both sequential",
+        t_naive_seq / t_opt_seq,
+        "measured, same executor: models reloaded and temporary files in every image",
+    )
+    factor(
+        "x parallelism: optimized sequential / naive serverless, one function per image",
+        t_opt_seq / t_naive_cloud,
+        "what serverless itself contributed",
+    )
+    factor(
+        "fair: optimized sequential / optimized serverless, fastest",
+        t_opt_seq / t_opt_fast,
+        "the same kernel on both sides",
+    )
+    factor(
+        "fair: optimized sequential / best local parallel",
+        t_opt_seq / t_best_local,
+        f"this machine: {model.cpu_count} cores",
+    )
+
+    table = pd.DataFrame(rows)
+    for col in CLAIM_COLUMNS:
+        if col not in table.columns:
+            table[col] = np.nan
+    table = table[CLAIM_COLUMNS]
+    for col in ("executor", "platform", "kernel", "note"):
+        table[col] = table[col].fillna("")
+    notes.append(
+        f"projected on {platform} with {cloud.memory_mb:g} MB functions ({cloud.cpu_share:g} vCPU), by the "
+        "model fit on both runs; see `facebench project --validate` for its error on this machine"
+    )
+    return {
+        "images": images,
+        "runs": {k: str(v) for k, v in picked.items()},
+        "platform": platform,
+        "pattern": PATTERN,
+        "notes": notes,
+        "table": table,
+        "out_dir": picked["optimized"],
+    }
+
+
+def store_claim(result: dict) -> tuple[Path, Path]:
+    out = Path(result["out_dir"])
+    table: pd.DataFrame = result["table"]
+    csv_path, json_path = out / "claim.csv", out / "claim.json"
+    records.write_atomic(csv_path, table.to_csv(index=False).encode())
+    doc = {k: v for k, v in result.items() if k not in ("table", "out_dir")}
+    doc["rows"] = scaling.json_rows(table)
+    records.write_json(doc, json_path)
+    return csv_path, json_path
+
+
+def format_claim(result: dict) -> str:
+    table: pd.DataFrame = result["table"].copy()
+    shown = table.drop(columns=["note"]).copy()
+    shown["workers"] = shown["workers"].map(lambda v: "" if pd.isna(v) else f"{int(v)}")
+    shown["chunk_size"] = shown["chunk_size"].map(lambda v: "" if pd.isna(v) else f"{int(v)}")
+    shown["images"] = shown["images"].map(lambda v: "" if pd.isna(v) else f"{int(v)}")
+    shown["time_s"] = shown["time_s"].map(lambda v: "" if pd.isna(v) else f"{v:,.1f}")
+    shown["speedup"] = shown["speedup"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}x")
+    shown["cost_usd"] = shown["cost_usd"].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
+    lines = [
+        f"The claim, on the seed subset ({result['images']:,} images): "
+        f"'{PATTERN['claim']}' ({PATTERN['single_computer_s']:,.0f} s single computer, "
+        f"{PATTERN['serverless_s']:.0f} s serverless, as published)",
+        "runs: " + ", ".join(f"{k} {v}" for k, v in result["runs"].items()),
+        "",
+        shown.to_string(index=False),
+        "",
+        "notes per row:",
+    ]
+    for _, row in table.iterrows():
+        if row["note"]:
+            lines.append(f"  {row['section']}: {row['what']}: {row['note']}")
+    lines += ["", *result["notes"]]
+    return "\n".join(lines)

@@ -1,0 +1,279 @@
+"""The descriptor stage: aligned crops through dlib's ResNet, chunked over the same executors as the run.
+
+Like ``bench.task.run_chunk`` for the face kernel, ``embed_chunk`` runs inside the worker and measures
+there; ``run_embed_stage`` dispatches chunks through ``executor_class(name)(workers).map_unordered`` and
+gathers one row per crop into a tidy table (``embed_tasks.parquet``) and one summary row per stage
+(``embed_runs.parquet``), so that the stage's speedup over the sequential executor can be reported.
+Stages of different executors and worker counts accumulate in those tables: a stage replaces only the
+rows of the same executor, workers and chunk size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from bench import records
+from bench.executors import executor_class
+from bench.storage import Store
+from bench.task import Chunk, _rss_mb
+from pipelines import embeddings
+
+EMBED_TASK_COLUMNS = [
+    "stage_id",
+    "executor",
+    "backend",
+    "workers",
+    "chunk_size",
+    "key",
+    "label",
+    "status",
+    "error",
+    "worker",
+    "pid",
+    "host",
+    "chunk_id",
+    "cold_start",
+    "model_load_s",
+    "t_submit",
+    "t_start",
+    "t_end",
+    "fetch_s",
+    "decode_s",
+    "landmarks_s",
+    "describe_s",
+    "embed_s",
+    "cpu_s",
+    "worker_rss_mb",
+    "bytes_in",
+    "descriptor_sha256",
+]
+EMBED_RUN_COLUMNS = [
+    "stage_id",
+    "executor",
+    "backend",
+    "workers",
+    "chunk_size",
+    "images",
+    "keys_digest",
+    "ok",
+    "wall_s",
+    "images_per_s",
+    "speedup",
+    "efficiency",
+    "cpu_s",
+    "cold_starts",
+    "model_load_s",
+    "peak_rss_mb",
+    "descriptor_digest",
+    "identical",
+    "created_at",
+]
+# Chunks per worker when the chunk size is left to the stage (as bench.runner.CHUNKS_PER_WORKER).
+CHUNKS_PER_WORKER = {"sequential": 1, "processes": 4, "dask": 4, "lithops": 1}
+
+
+@dataclass(frozen=True)
+class EmbedContext:
+    crops: Store
+
+
+def embed_chunk(chunk: Chunk, ctx: EmbedContext) -> list[dict]:
+    """One record per key (the descriptor as float32 bytes under ``vector``); failures are statuses."""
+    host, pid = socket.gethostname(), os.getpid()
+    out = []
+    for key in chunk.keys:
+        t_start, cpu0 = time.time(), time.process_time()
+        rec = {"key": key, "chunk_id": chunk.chunk_id, "t_submit": chunk.t_submit, "t_start": t_start}
+        rec.update(host=host, pid=pid, worker=f"{host}:{pid}", bytes_in=0, fetch_s=0.0, error="")
+        rec.update(cold_start=False, model_load_s=0.0, vector=None, descriptor_sha256="")
+        rec.update({f"{s}_s": 0.0 for s in embeddings.STAGES})
+        try:
+            t0 = time.perf_counter()
+            data = ctx.crops.get(key)
+            rec["fetch_s"], rec["bytes_in"] = time.perf_counter() - t0, len(data)
+        except Exception as exc:
+            rec.update(status="error", error=f"fetch failed: {type(exc).__name__}: {exc}")
+        else:
+            result = embeddings.describe(data)
+            rec.update(status=result.status, error=result.error)
+            rec.update({f"{s}_s": result.timings.get(s, 0.0) for s in embeddings.STAGES})
+            rec.update(cold_start=result.load_s > 0, model_load_s=result.load_s)
+            if result.vector is not None:
+                raw = result.vector.astype("<f4").tobytes()
+                rec.update(vector=raw, descriptor_sha256=hashlib.sha256(raw).hexdigest())
+        rec["embed_s"] = sum(rec[f"{s}_s"] for s in embeddings.STAGES)
+        rec["t_end"] = time.time()
+        rec["cpu_s"] = time.process_time() - cpu0
+        rec["worker_rss_mb"] = _rss_mb()
+        out.append(rec)
+    return out
+
+
+def descriptor_digest(keys: Sequence[str], statuses: Sequence[str], digests: Sequence[str]) -> str:
+    """One digest over every crop's status and descriptor, in key order."""
+    h = hashlib.sha256()
+    for key, status, digest in sorted(zip(keys, statuses, digests, strict=True)):
+        h.update(f"{key}\t{status}\t{digest}\n".encode())
+    return h.hexdigest()
+
+
+@dataclass
+class EmbedStage:
+    vectors: dict[str, np.ndarray]  # key -> descriptor, for the crops whose status is ok
+    tasks: pd.DataFrame  # one row per crop
+    summary: dict  # the stage's row of embed_runs
+
+
+def chunk_size_for(executor: str, images: int, workers: int, asked: int | None) -> int:
+    if asked is not None:
+        return asked
+    return max(1, math.ceil(images / (workers * CHUNKS_PER_WORKER.get(executor, 4))))
+
+
+def run_embed_stage(
+    crops: Store,
+    keys: Sequence[str],
+    executor: str = "sequential",
+    workers: int = 1,
+    chunk_size: int | None = None,
+    labels: dict[str, str] | None = None,
+    options: dict | None = None,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+) -> EmbedStage:
+    """Descriptors of ``keys`` in ``crops``; the executor is started before the clock starts."""
+    keys = sorted(set(keys))
+    size = chunk_size_for(executor, len(keys), workers, chunk_size)
+    stage_id = f"{executor}-w{workers}-c{size}"
+    gathered: list[dict] = []
+    with executor_class(executor)(workers, **(options or {})) as pool:
+        t0_wall, t0 = time.time(), time.perf_counter()
+        chunks = [
+            Chunk(i, tuple(keys[s : s + size]), t0_wall) for i, s in enumerate(range(0, len(keys), size))
+        ]
+        fn = partial(embed_chunk, ctx=EmbedContext(crops))
+        with tqdm(
+            total=len(keys), desc=f"embed {stage_id}", unit="crop", disable=not progress, leave=False
+        ) as bar:
+            for i, result in pool.map_unordered(fn, chunks):
+                if isinstance(result, BaseException):
+                    reason = f"chunk failed: {type(result).__name__}: {result}"
+                    result = [_failed(k, i, t0_wall, reason) for k in chunks[i].keys]
+                gathered.extend(result)
+                bar.update(len(chunks[i].keys))
+        wall_s = time.perf_counter() - t0
+        backend = pool.backend
+    by_key: dict[str, dict] = {}
+    for rec in gathered:
+        by_key.setdefault(rec["key"], rec)
+    rows = [by_key.get(k) or _failed(k, -1, t0_wall, "no record came back for this crop") for k in keys]
+    vectors = {r["key"]: np.frombuffer(r["vector"], "<f4").copy() for r in rows if r["status"] == "ok"}
+    labels = labels or {}
+    for r in rows:
+        r.pop("vector", None)
+        r.update(stage_id=stage_id, executor=executor, backend=backend, workers=workers, chunk_size=size)
+        r["label"] = labels.get(r["key"], r["key"].split("/")[0] if "/" in r["key"] else "")
+    tasks = records._ordered(pd.DataFrame.from_records(rows), EMBED_TASK_COLUMNS)
+    summary = {
+        "stage_id": stage_id,
+        "executor": executor,
+        "backend": backend,
+        "workers": workers,
+        "chunk_size": size,
+        "images": len(keys),
+        "keys_digest": hashlib.sha256("\n".join(keys).encode()).hexdigest(),
+        "ok": len(vectors),
+        "wall_s": wall_s,
+        "images_per_s": len(keys) / wall_s if wall_s > 0 else float("nan"),
+        "speedup": float("nan"),
+        "efficiency": float("nan"),
+        "cpu_s": float(tasks["cpu_s"].sum()),
+        "cold_starts": int(tasks["cold_start"].astype(bool).sum()),
+        "model_load_s": float(tasks["model_load_s"].sum()),
+        "peak_rss_mb": float(tasks["worker_rss_mb"].max()) if len(tasks) else float("nan"),
+        "descriptor_digest": descriptor_digest(
+            list(tasks["key"]), list(tasks["status"]), list(tasks["descriptor_sha256"])
+        ),
+        "identical": None,
+        "created_at": datetime.now(UTC).isoformat(),
+    }
+    log(
+        f"embeddings {stage_id}: {len(vectors)}/{len(keys)} crops in {wall_s:.2f} s "
+        f"({summary['images_per_s']:.1f} crops/s, {summary['cold_starts']} cold start(s))"
+    )
+    return EmbedStage(vectors, tasks, summary)
+
+
+def _failed(key: str, chunk_id: int, t_submit: float, reason: str) -> dict:
+    now = time.time()
+    return {
+        "key": key,
+        "chunk_id": chunk_id,
+        "status": "error",
+        "error": reason,
+        "t_submit": t_submit,
+        "t_start": now,
+        "t_end": now,
+        "cold_start": False,
+        "model_load_s": 0.0,
+        "descriptor_sha256": "",
+        "bytes_in": 0,
+        "vector": None,
+    }
+
+
+def store_stage(train_dir: str | Path, stage: EmbedStage) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Merge the stage into ``embed_tasks.parquet`` and ``embed_runs.parquet`` under ``train_dir``.
+
+    Rows of the same stage_id are replaced. Speedup is against the sequential stage over the same
+    crops (same keys), when one is recorded; ``identical`` says whether the
+    stage's descriptors match that reference bit for bit.
+    """
+    folder = Path(train_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    tasks_path, runs_path = folder / "embed_tasks.parquet", folder / "embed_runs.parquet"
+    tasks, runs = stage.tasks, pd.DataFrame([stage.summary])
+    if tasks_path.is_file():
+        old = pd.read_parquet(tasks_path)
+        tasks = pd.concat([old[old["stage_id"] != stage.summary["stage_id"]], tasks], ignore_index=True)
+    if runs_path.is_file():
+        old = pd.read_parquet(runs_path)
+        runs = pd.concat([old[old["stage_id"] != stage.summary["stage_id"]], runs], ignore_index=True)
+    runs = _with_speedup(records._ordered(runs, EMBED_RUN_COLUMNS))
+    tasks = records._ordered(tasks, EMBED_TASK_COLUMNS)
+    records.write_parquet(tasks, tasks_path)
+    records.write_parquet(runs, runs_path)
+    mine = runs[runs["stage_id"] == stage.summary["stage_id"]].iloc[-1]
+    stage.summary.update(speedup=mine["speedup"], efficiency=mine["efficiency"], identical=mine["identical"])
+    return tasks, runs
+
+
+def _with_speedup(runs: pd.DataFrame) -> pd.DataFrame:
+    runs = runs.copy()
+    runs["identical"] = runs["identical"].astype("object")
+    for i, row in runs.iterrows():
+        ref = runs[(runs["executor"] == "sequential") & (runs["keys_digest"] == row["keys_digest"])]
+        if ref.empty:
+            runs.at[i, "speedup"] = float("nan")
+            runs.at[i, "efficiency"] = float("nan")
+            runs.at[i, "identical"] = None
+            continue
+        ref = ref.iloc[-1]
+        runs.at[i, "speedup"] = ref["wall_s"] / row["wall_s"] if row["wall_s"] > 0 else float("nan")
+        runs.at[i, "efficiency"] = runs.at[i, "speedup"] / row["workers"]
+        runs.at[i, "identical"] = bool(ref["descriptor_digest"] == row["descriptor_digest"])
+    runs["identical"] = runs["identical"].astype("boolean")
+    return runs

@@ -1,0 +1,176 @@
+"""``facebench report RUN``: every figure of a run, with its caption, in one HTML page.
+
+The page needs nothing from the network: each figure is a PNG beside it (with an SVG for print),
+or embedded in the page with ``--embed``. The report folder also receives copies of the run's
+tables (never its images), so it is itself a run folder: the notebooks and ``facebench compare``
+open it, and it can be committed or sent on its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+from bench import plots
+from bench.errors import UserError
+
+# What a report folder takes over from its run folder: the tables and what other commands added.
+COPIED = ["tasks.parquet", "runs.parquet", "manifest.json", "projection.parquet", "train/metrics.json"]
+PNG_DPI = 110
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
+       max-width: 70rem; padding: 0 1rem; color: #222; line-height: 1.45; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0 1rem; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.2rem 0.6rem; text-align: right; }
+th:first-child, td:first-child, table.meta td { text-align: left; }
+figure { margin: 1.5rem 0 2.5rem; } figure img { max-width: 100%; height: auto; }
+figcaption { font-size: 0.9rem; color: #333; } figcaption a { font-size: 0.8rem; }
+.absent figcaption { color: #8a4b00; } code { background: #f4f4f4; padding: 0 0.2rem; }
+"""
+
+
+def _price_book(book) -> str:
+    if isinstance(book, dict):
+        return " ".join(str(v) for v in (book.get("version"), book.get("path")) if v) or "unnamed"
+    return str(book) if book else "none (the run was not priced)"
+
+
+def _meta_rows(data: plots.RunData) -> list[tuple[str, str]]:
+    m, env = data.manifest, data.manifest.get("environment") or {}
+    config = m.get("config") or {}
+    dataset = m.get("dataset") or {}
+    packages = env.get("packages") or {}
+    versions = ", ".join(f"{k} {v}" for k, v in packages.items())
+    return [
+        ("run", str(m.get("run_id", data.path.name))),
+        ("dataset", f"{dataset.get('name', '?')}: {dataset.get('images', '?')} images"),
+        ("list file", str(config.get("list_file") or "none")),
+        ("executors", ", ".join(config.get("executors") or sorted(data.runs["executor"].unique()))),
+        ("workers", ", ".join(str(w) for w in sorted(data.runs["workers"].unique()))),
+        ("kernel", str(config.get("kernel", "?"))),
+        ("repeats", str(config.get("repeats", "?"))),
+        ("machine", plots.machine(m)),
+        ("host / OS", f"{env.get('hostname', '?')} / {env.get('os', '?')}"),
+        ("Python", str(env.get("python", "?"))),
+        ("packages", versions or "not recorded"),
+        ("git commit", str(env.get("git_commit") or "not recorded")),
+        ("price book", _price_book(m.get("price_book"))),
+        ("started / ended", f"{m.get('started_at', '?')} / {m.get('ended_at') or 'unfinished'}"),
+    ]
+
+
+def _summary_html(data: plots.RunData) -> str:
+    table = plots.case_summary(data.runs)
+    columns = {
+        "case_id": "case",
+        "repeats": "repeats",
+        "wall_s": "wall s (median)",
+        "wall_min": "min",
+        "wall_max": "max",
+        "images_per_s": "images/s",
+        "speedup": "speedup",
+        "efficiency": "efficiency",
+        "cost_usd": "cost USD",
+        "identical": "identical",
+    }
+    table = table[list(columns)].rename(columns=columns)
+    return table.to_html(index=False, border=0, float_format=lambda v: f"{v:.3g}", na_rep="-")
+
+
+def _save(plot: plots.Plot, out: Path, name: str, embed: bool) -> str:
+    """Write the PNG and the SVG; return the <img> source (a file name, or the PNG inline)."""
+    FigureCanvasAgg(plot.figure)  # rendered by Agg whatever the session's backend; no pyplot state
+    buffer = io.BytesIO()
+    plot.figure.savefig(buffer, format="png", dpi=PNG_DPI)
+    (out / f"{name}.png").write_bytes(buffer.getvalue())
+    plot.figure.savefig(out / f"{name}.svg", format="svg")
+    if embed:
+        return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return f"{name}.png"
+
+
+def render(data: plots.RunData, out: Path, figures: dict[str, plots.Plot], embed: bool = False) -> str:
+    """The HTML page for a run's figures; writes the figures' files into ``out``."""
+    esc = html.escape
+    title = f"facebench report: run {data.manifest.get('run_id', data.path.name)}"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{esc(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        f"<p>{esc(plots.describe(data))}.</p>",
+        '<table class="meta">',
+        *(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in _meta_rows(data)),
+        "</table>",
+        "<h2>Cases</h2>",
+        "<p>Median over repeats; speedup is the median sequential wall time over the case's median "
+        "wall time; <em>identical</em>: every output byte-identical to the sequential reference.</p>",
+        _summary_html(data),
+        "<h2>Figures</h2>",
+        "<ol>",
+        *(f'<li><a href="#{name}">{esc(name)}</a></li>' for name in figures),
+        "</ol>",
+    ]
+    for number, (name, plot) in enumerate(figures.items(), start=1):
+        source = _save(plot, out, name, embed)
+        css = ' class="absent"' if plot.absent else ""
+        parts += [
+            f'<figure id="{name}"{css}>',
+            f'<img src="{source}" alt="{esc(plot.caption)}">',
+            f"<figcaption><strong>Figure {number}.</strong> {esc(plot.caption)} "
+            f'<a href="{name}.png">PNG</a> <a href="{name}.svg">SVG</a></figcaption>',
+            "</figure>",
+        ]
+    made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    parts += [
+        f"<p><small>Made by <code>facebench report</code> on {made} from {esc(str(data.path))}; "
+        "the tables beside this page are the run's own.</small></p>",
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def copy_tables(run: Path, out: Path) -> None:
+    """The run's tables (no images) into the report folder, so that it is a run folder itself."""
+    if run.resolve() == out.resolve():
+        return
+    for name in COPIED:
+        source = run / name
+        if source.is_file():
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, out / name)
+
+
+def write_report(
+    run: str | Path,
+    out: str | Path | None = None,
+    case_id: str | None = None,
+    repeat: int = 0,
+    embed: bool = False,
+) -> Path:
+    """Write ``index.html`` and every figure (PNG and SVG) for a run; returns the page's path.
+
+    ``run`` is a run folder, or a folder of runs (its newest run is used). ``out`` defaults to
+    ``<run>/report``. ``case_id`` and ``repeat`` choose the timeline's case.
+    """
+    data = plots.load_run(run)
+    target = Path(out) if out is not None else data.path / "report"
+    if target.exists() and not target.is_dir():
+        raise UserError(f"--out {target} exists and is not a folder")
+    target.mkdir(parents=True, exist_ok=True)
+    figures = plots.all_figures(data, case_id=case_id, repeat=repeat)
+    page = render(data, target, figures, embed=embed)
+    copy_tables(data.path, target)
+    index = target / "index.html"
+    tmp = target / ".index.html.tmp"
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(index)
+    return index

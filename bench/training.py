@@ -1,0 +1,530 @@
+"""Training on the best verified output of a run (``facebench train``): the harness side.
+
+The best verified output is the fastest case whose outputs are identical to the sequential reference;
+its case_id and output digest go into the training manifest. Its crops are the reference's, kept in
+``<run>/output/<key>`` (identical to the chosen case's by the run's own check), and they are checked
+against that digest again before training. Descriptors are computed as a second parallel stage under
+the run's executors (``bench.embed_stage``); the model itself is ``pipelines.train``'s.
+
+Writes under ``<run>/train/``: model.keras, labels.json, metrics.json (held-out top-1 under ``top1``),
+manifest.json (the case and its output digest), predictions.csv (every key: split, identity and
+prediction), and for the embeddings model embeddings.parquet (the descriptors), embed_tasks.parquet and
+embed_runs.parquet (the descriptor stage's timings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench import environment, records
+from bench.errors import UserError
+from bench.executors import EXECUTORS
+from bench.storage import LocalStore
+from pipelines import train as tp
+from pipelines.datasets import IMAGE_SUFFIXES, label_of
+
+DEFAULT_RUNS = Path("results/runs")
+TRAIN_DIR = "train"
+
+
+class NotEnoughIdentities(UserError):
+    """Fewer than two identities have the images a split needs."""
+
+
+# --------------------------------------------------------------------------------- choosing the output
+
+
+def resolve_run(text: str | Path | None, root: str | Path = DEFAULT_RUNS) -> Path:
+    """A run folder from a path, a run id under ``root``, a folder of runs (its newest), or None (the
+    newest run under ``root``)."""
+
+    def is_run(p: Path) -> bool:
+        return (p / "runs.parquet").is_file() and (p / "tasks.parquet").is_file()
+
+    candidates = [Path(root)] if text is None else [Path(text), Path(root) / str(text)]
+    for candidate in candidates:
+        if is_run(candidate):
+            return candidate
+        if candidate.is_dir():
+            runs = sorted(p for p in candidate.iterdir() if p.is_dir() and is_run(p))
+            if runs:
+                return runs[-1]
+    where = f"{text} is not a run folder nor a folder of runs" if text else f"no run under {root}"
+    raise UserError(f"{where} (a run folder holds runs.parquet and tasks.parquet); run `facebench run`")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The case whose output training uses."""
+
+    run_id: str
+    case_id: str
+    executor: str
+    workers: int
+    kernel: str
+    wall_s: float  # median over repeats
+    output_digest: str
+    identical: bool
+
+
+def case_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per case: median wall time over repeats; identical only when every repeat was."""
+    identical = runs["identical"].astype("boolean").fillna(False).astype(bool)
+    table = runs.assign(identical=identical).groupby("case_id", sort=False)
+    out = table.agg(
+        run_id=("run_id", "first"),
+        executor=("executor", "first"),
+        workers=("workers", "first"),
+        kernel=("kernel", "first"),
+        wall_s=("wall_s", "median"),
+        output_digest=("output_digest", "first"),
+        digests=("output_digest", "nunique"),
+        identical=("identical", "all"),
+    )
+    out["identical"] = out["identical"] & (out["digests"] == 1)
+    return out.drop(columns="digests").reset_index()
+
+
+def choose_best_output(run_dir: str | Path, case_id: str | None = None) -> Choice:
+    """The fastest identical case, or the asked one, which must be identical."""
+    run_dir = Path(run_dir)
+    runs = pd.read_parquet(run_dir / "runs.parquet")
+    if runs.empty:
+        raise UserError(f"run {run_dir} has no finished case")
+    table = case_table(runs)
+    if case_id is not None:
+        mine = table[table["case_id"] == case_id]
+        if mine.empty:
+            raise UserError(
+                f"run {run_dir} has no case {case_id!r}; its cases: {', '.join(table['case_id'])}"
+            )
+        row = mine.iloc[0]
+        if not row["identical"]:
+            good = ", ".join(table.loc[table["identical"], "case_id"]) or "none"
+            raise UserError(
+                f"case {case_id} of run {run_dir.name} is not identical to the sequential reference "
+                f"(output digest {row['output_digest'][:12]}); training uses only verified outputs. "
+                f"Identical cases: {good}"
+            )
+    else:
+        good = table[table["identical"]].sort_values(["wall_s", "case_id"], kind="stable")
+        if good.empty:
+            raise UserError(
+                f"run {run_dir} has no case whose outputs are identical to the sequential reference"
+            )
+        row = good.iloc[0]
+    return Choice(
+        run_id=str(row["run_id"]),
+        case_id=str(row["case_id"]),
+        executor=str(row["executor"]),
+        workers=int(row["workers"]),
+        kernel=str(row["kernel"]),
+        wall_s=float(row["wall_s"]),
+        output_digest=str(row["output_digest"]),
+        identical=bool(row["identical"]),
+    )
+
+
+def verified_crops(run_dir: str | Path, choice: Choice) -> dict[str, str]:
+    """key -> label of the ok crops in ``<run>/output``, after checking that the folder still holds
+    exactly the chosen case's output (its digest recomputed from the files)."""
+    from bench.runner import output_digest
+
+    run_dir = Path(run_dir)
+    tasks = pd.read_parquet(
+        run_dir / "tasks.parquet", columns=["case_id", "repeat", "key", "label", "status"]
+    )
+    mine = tasks[(tasks["case_id"] == choice.case_id)]
+    mine = mine[mine["repeat"] == mine["repeat"].min()].sort_values("key")
+    folder = run_dir / "output"
+    shas = []
+    for key, status in zip(mine["key"], mine["status"], strict=True):
+        path = folder / key
+        shas.append(
+            hashlib.sha256(path.read_bytes()).hexdigest() if status == "ok" and path.is_file() else ""
+        )
+    digest = output_digest(list(mine["key"]), list(mine["status"]), shas)
+    if digest != choice.output_digest:
+        missing = sum(1 for s, st in zip(shas, mine["status"], strict=True) if st == "ok" and not s)
+        raise UserError(
+            f"the crops in {folder} do not match case {choice.case_id}'s output digest "
+            f"({missing} missing); they were changed after the run, or the run kept no output"
+        )
+    ok = mine[mine["status"] == "ok"]
+    labels = ok["label"].fillna("").astype(str)
+    return {k: (lab or label_of(k)) for k, lab in zip(ok["key"], labels, strict=True)}
+
+
+def folder_crops(crops_dir: str | Path) -> tuple[dict[str, str], str]:
+    """key -> label (the folder) of the images under a crops folder, and a digest of their bytes."""
+    store = LocalStore(crops_dir)
+    if not store.root.is_dir():
+        raise UserError(f"crops folder {crops_dir} does not exist")
+    keys = [k for k in store.keys() if Path(k).suffix.lower() in IMAGE_SUFFIXES]  # noqa: SIM118
+    h = hashlib.sha256()
+    for key in keys:
+        h.update(f"{key}\t{hashlib.sha256(store.get(key)).hexdigest()}\n".encode())
+    return {k: label_of(k) for k in keys}, h.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainOptions:
+    model: str = "embeddings"
+    min_images: int = 10
+    epochs: int | None = None
+    seed: int = 0
+    executor: str | None = None  # descriptor stage; None: processes on every core (sequential on one)
+    workers: int | None = None
+    chunk_size: int | None = None
+    case_id: str | None = None
+    pairs: str | None = None  # LFW pairs.txt; None: looked for beside the dataset; "none": skip
+    out: str | None = None  # the training folder; default <run>/train or <crops>-train
+    progress: bool = False
+    config_extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.model not in tp.MODELS:
+            raise UserError(f"unknown model {self.model!r}; choose from {', '.join(tp.MODELS)}")
+        if self.min_images < tp.MIN_IMAGES_FLOOR:
+            raise UserError(f"--min-images must be at least {tp.MIN_IMAGES_FLOOR} (one image per split)")
+        if self.epochs is not None and self.epochs < 1:
+            raise UserError("--epochs must be at least 1")
+        if self.executor is not None and self.executor not in EXECUTORS:
+            raise UserError(f"unknown executor {self.executor!r}; choose from {', '.join(EXECUTORS)}")
+        if self.workers is not None and self.workers < 1:
+            raise UserError("--workers must be at least 1")
+        if self.executor == "sequential" and self.workers not in (None, 1):
+            raise UserError("the sequential executor has exactly one worker")
+        if self.chunk_size is not None and self.chunk_size < 1:
+            raise UserError("--chunk-size must be at least 1")
+
+    def stage_executor(self) -> tuple[str, int]:
+        cores = os.cpu_count() or 1
+        executor = self.executor or ("processes" if (self.workers or cores) > 1 else "sequential")
+        workers = 1 if executor == "sequential" else (self.workers or cores)
+        return executor, workers
+
+
+@dataclass
+class TrainResult:
+    train_dir: Path
+    metrics: dict[str, Any]
+    manifest: dict[str, Any]
+    trained: tp.Trained
+
+
+def find_pairs(dataset_root: str | None) -> Path | None:
+    """LFW's pairs.txt beside an LFW folder (``lfw-meta/pairs.txt``, as ../shared/data lays it out)
+    or inside it."""
+    if not dataset_root:
+        return None
+    root = Path(dataset_root)
+    for candidate in (root.parent / "lfw-meta" / "pairs.txt", root / "pairs.txt", root.parent / "pairs.txt"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def train(
+    run: str | Path | None = None,
+    crops: str | Path | None = None,
+    options: TrainOptions | None = None,
+    log: Callable[[str], None] = print,
+) -> TrainResult:
+    """Train and evaluate on a run's best verified output (or a crops folder); save everything."""
+    options = options or TrainOptions()
+    options.validate()
+    started, t_total = datetime.now(UTC).isoformat(), time.perf_counter()
+    if run is not None and crops is not None:
+        raise UserError("give --run or --crops, not both")
+    source: dict[str, Any]
+    if crops is not None:
+        crops_dir = Path(crops)
+        labels, digest = folder_crops(crops_dir)
+        source = {"crops": str(crops_dir), "crops_digest": digest}
+        train_dir = Path(options.out) if options.out else crops_dir.parent / f"{crops_dir.name}-train"
+        dataset_root = None
+        log(f"training on the crops in {crops_dir}: {len(labels)} images")
+    else:
+        run_dir = resolve_run(run)
+        choice = choose_best_output(run_dir, options.case_id)
+        crops_dir = run_dir / "output"
+        labels = verified_crops(run_dir, choice)
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        dataset_root = manifest.get("dataset", {}).get("root")
+        source = {
+            "run": str(run_dir),
+            "run_id": choice.run_id,
+            "case_id": choice.case_id,
+            "output_digest": choice.output_digest,
+            "case_wall_s": choice.wall_s,
+            "crops": str(crops_dir),
+            "dataset": manifest.get("dataset", {}),
+        }
+        train_dir = Path(options.out) if options.out else run_dir / TRAIN_DIR
+        log(
+            f"training on run {run_dir.name}: best verified output is case {choice.case_id} "
+            f"({choice.wall_s:.2f} s, digest {choice.output_digest[:12]}), {len(labels)} crops"
+        )
+    if not labels:
+        raise UserError(f"no crops to train on in {crops_dir}")
+    counts = pd.Series(labels).value_counts()
+    eligible = {k: lab for k, lab in labels.items() if counts[lab] >= options.min_images}
+    identities = len(set(eligible.values()))
+    if identities < 2:
+        raise NotEnoughIdentities(
+            f"{identities} of {counts.size} identities have at least {options.min_images} crops; "
+            "identification needs two or more (lower --min-images?)"
+        )
+    store = LocalStore(crops_dir)
+
+    pairs_path, pairs = None, []
+    if options.model == "embeddings" and (options.pairs or "").lower() != "none":
+        pairs_path = Path(options.pairs) if options.pairs else find_pairs(dataset_root)
+        if options.pairs and not pairs_path.is_file():
+            raise UserError(f"LFW pairs file {pairs_path} does not exist")
+
+    stage_summary, vectors = None, {}
+    if options.model == "embeddings":
+        from bench.embed_stage import run_embed_stage, store_stage
+
+        if pairs_path is not None:
+            pairs = tp.read_lfw_pairs(pairs_path)
+        wanted = set(eligible) | {k for p in pairs for k in (p.a, p.b) if k in labels}
+        executor, workers = options.stage_executor()
+        stage = run_embed_stage(
+            store,
+            sorted(wanted),
+            executor,
+            workers,
+            options.chunk_size,
+            labels,
+            progress=options.progress,
+            log=log,
+        )
+        train_dir.mkdir(parents=True, exist_ok=True)
+        store_stage(train_dir, stage)
+        stage_summary, vectors = stage.summary, stage.vectors
+        failed = stage.tasks.loc[stage.tasks["status"] != "ok", "key"].tolist()
+        if failed:
+            log(f"  {len(failed)} crop(s) without a descriptor are left out, e.g. {failed[0]}")
+        eligible = {k: lab for k, lab in eligible.items() if k in vectors}
+
+        def features(keys):
+            return np.stack([vectors[k] for k in keys])
+
+    else:
+
+        def features(keys):
+            return np.stack([tp.crop_pixels(store.get(k)) for k in keys])
+
+    try:
+        split = tp.split_keys(list(eligible), list(eligible.values()), options.min_images, options.seed)
+    except tp.TrainError as exc:
+        raise UserError(str(exc)) from None
+    log(format_split(split))
+    config = tp.TrainConfig(model=options.model, epochs=options.epochs, seed=options.seed)
+    trained, metrics, probs = tp.train_and_evaluate(split, features, config)
+    if options.model == "embeddings":
+        if pairs_path is not None:
+            metrics["lfw_pairs"] = {"file": str(pairs_path), **tp.lfw_pairs_verification(pairs, vectors)}
+        metrics["embed_stage"] = stage_summary
+    metrics["total_s"] = time.perf_counter() - t_total
+    metrics["source"] = {
+        k: v for k, v in source.items() if k in ("run_id", "case_id", "output_digest", "crops")
+    }
+    tp.save(train_dir, trained, metrics)
+    _write_predictions(train_dir / "predictions.csv", split, probs)
+    if options.model == "embeddings":
+        _write_embeddings(train_dir / "embeddings.parquet", vectors, labels, split)
+    manifest_out = {
+        "kind": "facebench train",
+        "source": source,
+        "options": asdict(options),
+        "model": trained.config,
+        "split": split.sizes(),
+        "classes": len(split.classes),
+        "embed_stage": stage_summary,
+        "files": sorted(p.name for p in train_dir.iterdir() if not p.name.startswith("."))
+        + ["manifest.json"],
+        "environment": environment.describe(),
+        "tensorflow": _tf_settings(),
+        "started_at": started,
+        "ended_at": datetime.now(UTC).isoformat(),
+    }
+    records.write_json(manifest_out, train_dir / "manifest.json")
+    return TrainResult(train_dir, metrics, manifest_out, trained)
+
+
+def _tf_settings() -> dict[str, Any]:
+    import tensorflow as tf
+
+    return {
+        "version": tf.__version__,
+        "op_determinism": True,
+        "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", ""),
+    }
+
+
+def _write_predictions(path: Path, split: tp.Split, probs: dict[str, np.ndarray]) -> None:
+    """Every key of the split: its identity, split, and the model's top prediction."""
+    rows = []
+    for name in tp.SPLITS:
+        for key, row in zip(split.keys(name), probs[name], strict=True):
+            best = int(np.argmax(row))
+            rows.append((key, split.labels[key], name, split.classes[best], float(row[best])))
+    table = pd.DataFrame(rows, columns=["key", "label", "split", "predicted", "probability"])
+    table = table.assign(correct=table["label"] == table["predicted"]).sort_values("key", ignore_index=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _write_embeddings(
+    path: Path, vectors: dict[str, np.ndarray], labels: dict[str, str], split: tp.Split
+) -> None:
+    where = split.assignment()
+    keys = sorted(vectors)
+    table = pd.DataFrame(
+        {
+            "key": keys,
+            "label": [labels.get(k, "") for k in keys],
+            "split": [where.get(k, "") for k in keys],
+            "descriptor": [vectors[k].tolist() for k in keys],
+        }
+    )
+    records.write_parquet(table, path)
+
+
+# ------------------------------------------------------------------------------------------- printing
+
+
+def format_split(split: tp.Split) -> str:
+    sizes = split.sizes()
+    parts = [f"{name} {s['images']} images / {s['identities']} identities" for name, s in sizes.items()]
+    return f"split ({len(split.classes)} identities): " + ", ".join(parts)
+
+
+def format_metrics(metrics: dict[str, Any]) -> str:
+    test = metrics["test"]
+    lines = [
+        f"model {metrics['model']}: {metrics['epochs_run']} epochs in {metrics['fit_s']:.1f} s",
+        f"held-out test: top-1 {metrics['top1']:.2%}  top-{test['top5_k']} {metrics['top5']:.2%}  "
+        f"macro F1 {metrics['macro_f1']:.3f}  ({test['images']} images, {test['identities']} identities; "
+        f"train top-1 {metrics['train_top1']:.2%}, val top-1 {metrics['val_top1']:.2%})",
+        f"per identity: mean accuracy {test['mean_identity_accuracy']:.2%}, "
+        f"{test['confusion']['identities_perfect']}/{test['identities']} identities without an error",
+    ]
+    worst = test["confusion"]["worst_identities"]
+    if worst:
+        lines.append("worst: " + ", ".join(f"{w['identity']} {w['correct']}/{w['images']}" for w in worst))
+    confused = test["confusion"]["top_confusions"]
+    if confused:
+        lines.append(
+            "confused: " + ", ".join(f"{c['true']} -> {c['predicted']} x{c['count']}" for c in confused[:5])
+        )
+    stage = metrics.get("embed_stage")
+    if stage:
+        speed = f", speedup {stage['speedup']:.2f}" if pd.notna(stage.get("speedup")) else ""
+        lines.append(
+            f"descriptor stage {stage['stage_id']}: {stage['ok']}/{stage['images']} crops, "
+            f"{stage['wall_s']:.2f} s, {stage['images_per_s']:.1f} crops/s{speed}"
+        )
+    pairs = metrics.get("lfw_pairs")
+    if pairs:
+        if pairs.get("accuracy") is None:
+            lines.append(
+                f"LFW pairs: {pairs['pairs_covered']}/{pairs['pairs_total']} covered, too few to score"
+            )
+        else:
+            lines.append(
+                f"LFW pairs verification ({len(pairs['folds'])}-fold): {pairs['accuracy']:.2%} "
+                f"± {pairs['accuracy_std']:.2%} on the {pairs['pairs_covered']}/{pairs['pairs_total']} pairs "
+                f"covered ({pairs['same_covered']} same, {pairs['different_covered']} different)"
+            )
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------ predicting
+
+
+def model_dir_for(run: str | Path | None = None, model_dir: str | Path | None = None) -> Path:
+    if model_dir is not None:
+        return Path(model_dir)
+    return resolve_run(run) / TRAIN_DIR
+
+
+def predict(
+    image: str | Path, run: str | Path | None = None, model_dir: str | Path | None = None
+) -> tp.Prediction:
+    """Name the person in a photo with the model trained on a run (default: the newest run)."""
+    path = Path(image)
+    if not path.is_file():
+        raise UserError(f"image {path} does not exist")
+    folder = model_dir_for(run, model_dir)
+    try:
+        classifier = tp.Classifier.load(folder)
+        return tp.predict_photo(classifier, path.read_bytes())
+    except tp.TrainError as exc:
+        raise UserError(f"{path}: {exc}") from None
+
+
+# ----------------------------------------------------------------------------------- after facebench run
+
+
+def after_run(
+    run_dir: str | Path,
+    wanted: bool | None = None,
+    workers: list[int] | None = None,
+    log: Callable[[str], None] = print,
+) -> TrainResult | None:
+    """``facebench run``'s last step: a short training on the run's best verified output; by default
+    (``wanted`` None) only when the dataset is synthetic."""
+    manifest = json.loads((Path(run_dir) / "manifest.json").read_text())
+    dataset = str(manifest.get("dataset", {}).get("name") or manifest.get("config", {}).get("dataset", ""))
+    if wanted is None:
+        wanted = dataset.startswith("synthetic")
+    if not wanted:
+        return None
+    log("")
+    result = train_after_run(run_dir, max(workers) if workers else None, log)
+    if result is not None:
+        log(format_metrics(result.metrics))
+        log(str(result.train_dir))
+    return result
+
+
+def train_after_run(
+    run_dir: str | Path, workers: int | None = None, log: Callable[[str], None] = print
+) -> TrainResult | None:
+    """The short training ``facebench run`` does: the embeddings model, identities with at least 10
+    crops, descriptors on local processes; None (and a line saying why) when too few identities have
+    enough crops."""
+    cores = os.cpu_count() or 1
+    w = max(1, min(workers or cores, cores))
+    options = TrainOptions(
+        model="embeddings",
+        min_images=10,
+        executor="processes" if w > 1 else "sequential",
+        workers=w,
+        pairs="none",
+    )
+    try:
+        return train(run=run_dir, options=options, log=log)
+    except NotEnoughIdentities as exc:
+        log(f"training skipped: {exc}")
+        return None

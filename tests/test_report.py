@@ -1,0 +1,234 @@
+"""Figures and the HTML report: each figure is drawn from a real small run and shows what its caption says."""
+
+from __future__ import annotations
+
+import html
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import copy_run
+
+from bench import plots
+from bench.cli import main
+from bench.errors import UserError
+from bench.report import write_report
+
+
+@pytest.fixture(scope="module")
+def data(small_run) -> plots.RunData:
+    return plots.load_run(small_run)
+
+
+@pytest.fixture(scope="module")
+def four_executors(data) -> pd.DataFrame:
+    """The small run's runs table with its processes cases relabelled as dask and lithops too."""
+    frames = [data.runs]
+    for name, factor in (("dask", 1.2), ("lithops", 1.5)):
+        extra = data.runs[data.runs["executor"] == "processes"].copy()
+        extra["case_id"] = extra["case_id"].str.replace("processes", name)
+        extra["executor"] = name
+        extra["wall_s"] *= factor
+        frames.append(extra)
+    return pd.concat(frames, ignore_index=True)
+
+
+def labels(ax) -> list[str]:
+    return [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]
+
+
+def says_what_was_measured(caption: str, data: plots.RunData) -> None:
+    """Every present figure's caption names the machine and the repeats, and one line is one line."""
+    assert "\n" not in caption
+    assert plots.machine(data.manifest) in caption
+    assert "2 repeats" in caption
+
+
+def test_speedup_has_one_line_per_executor_the_ideal_and_the_cores(data, four_executors):
+    for runs in (data.runs, four_executors):
+        fig, caption = plots.speedup(runs, data.manifest)
+        ax = fig.axes[0]
+        executors = list(dict.fromkeys(runs["executor"]))
+        drawn = labels(ax)
+        assert [label for label in drawn if label in executors] == executors
+        assert "ideal (speedup = workers)" in drawn
+        cores = data.manifest["environment"]["cpu_count"]
+        assert f"this machine's {cores} cores" in drawn
+        says_what_was_measured(caption, data)
+        assert "spread" in caption and all(name in caption for name in executors)
+    # The sequential case is the reference: exactly 1 at one worker.
+    fig, _ = plots.speedup(data.runs, data.manifest)
+    sequential = next(line for line in fig.axes[0].get_lines() if line.get_label() == "sequential")
+    assert list(sequential.get_xdata()) == [1] and sequential.get_ydata()[0] == pytest.approx(1.0)
+
+
+def test_efficiency_is_speedup_over_workers(data):
+    fig, caption = plots.efficiency(data.runs, data.manifest)
+    ax = fig.axes[0]
+    summary = plots.case_summary(data.runs)
+    processes = next(line for line in ax.get_lines() if line.get_label() == "processes")
+    expected = summary[summary["executor"] == "processes"].sort_values("workers")
+    assert np.allclose(processes.get_ydata(), expected["speedup"] / expected["workers"])
+    assert "ideal (efficiency = 1)" in labels(ax)
+    says_what_was_measured(caption, data)
+
+
+def test_throughput_has_one_bar_per_case_at_its_median(data, four_executors):
+    fig, caption = plots.throughput(four_executors, data.manifest)
+    ax = fig.axes[0]
+    bars = [p for p in ax.patches if np.isfinite(p.get_height()) and p.get_height() > 0]
+    summary = plots.case_summary(four_executors)
+    assert len(bars) == len(summary)
+    heights = sorted(p.get_height() for p in bars)
+    assert np.allclose(heights, sorted(summary["images_per_s"]))
+    assert "chunk size" in ax.get_title(loc="left")
+    says_what_was_measured(caption, data)
+
+
+def test_stages_stack_to_the_offered_worker_time_with_dispatch_and_cold_start(data):
+    table = plots.stage_breakdown(data.tasks, data.runs)
+    parts = [label for _, label in plots.STAGES] + [plots.OTHER_IN_WORKER, plots.DISPATCH]
+    assert np.allclose(table[parts].sum(axis=1), table["total"], rtol=0.02)
+    expected = (
+        (data.runs["workers"] * data.runs["wall_s"] / data.runs["images"])
+        .groupby(data.runs["case_id"])
+        .mean()
+    )
+    assert np.allclose(table.set_index("case_id")["total"], expected.reindex(table["case_id"]))
+    assert (table["cold start (model load)"] > 0).all()  # every case's first repeat loads the models
+
+    fig, caption = plots.stages(data.tasks, data.runs, data.manifest)
+    ax = fig.axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert set(legend) == set(parts)
+    assert len(ax.patches) == len(parts) * len(table)
+    assert "dispatch overhead" in caption and "cold start" in caption
+    assert plots.machine(data.manifest) in caption and "2 repeats" in caption
+
+
+def test_timeline_has_one_row_per_worker_and_one_bar_per_image(data):
+    case = "processes-optimized-w2-c1"
+    assert plots.default_case(data.runs) == case
+    sel = data.tasks[(data.tasks["case_id"] == case) & (data.tasks["repeat"] == 0)]
+    for colour_by in ("stage", "cold_start"):
+        fig, caption = plots.timeline(data.tasks, data.runs, data.manifest, colour_by=colour_by)
+        ax = fig.axes[0]
+        assert len(ax.get_yticks()) == sel["worker"].nunique()
+        outlines = [c for c in ax.collections if c.get_gid() == "outline"]
+        assert len(outlines) == 1 and len(outlines[0].get_paths()) == len(sel)
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert ("cold start (model load)" if colour_by == "stage" else "cold start") in legend
+        assert f"({sel['worker'].nunique()} seen)" in caption and f"({len(sel)})" in caption
+        assert plots.machine(data.manifest) in caption and "2 repeats" in caption
+    with pytest.raises(UserError):
+        plots.timeline(data.tasks, data.runs, data.manifest, case_id="no-such-case")
+
+
+def test_service_time_has_one_ecdf_per_executor(data):
+    fig, caption = plots.service_time(data.tasks, data.manifest)
+    ax = fig.axes[0]
+    assert labels(ax) == ["sequential", "processes"]
+    for line in ax.get_lines():
+        y = line.get_ydata()
+        assert y[0] == 0 and y[-1] == pytest.approx(1.0) and np.all(np.diff(y) >= 0)
+    assert "median/p95" in caption and plots.machine(data.manifest) in caption and "2 repeats" in caption
+
+
+def test_cost_says_when_it_is_absent_and_draws_the_pareto_front_when_present(data):
+    unpriced = data.runs.assign(cost_usd=np.nan)
+    absent = plots.cost(unpriced, data.manifest)
+    assert absent.absent and absent.caption.startswith("Cost is absent")
+
+    priced = data.runs.assign(
+        cost_usd=data.runs["wall_s"] * data.runs["workers"] * 1e-5, cost_model="test book"
+    )
+    plot = plots.cost(priced, data.manifest)
+    assert not plot.absent
+    assert "Pareto front" in labels(plot.figure.axes[0])
+    front = plots.pareto_front(plots.case_summary(priced))
+    assert "Pareto-optimal" in plot.caption and all(case in plot.caption for case in front["case_id"])
+    assert "test book" in plot.caption and "2 repeats" in plot.caption
+
+
+def test_pareto_front_keeps_only_undominated_cases():
+    points = pd.DataFrame(
+        {"case_id": list("abcd"), "wall_s": [1.0, 2.0, 3.0, 2.5], "cost_usd": [5.0, 3.0, 1.0, 4.0]}
+    )
+    assert list(plots.pareto_front(points)["case_id"]) == ["a", "b", "c"]
+
+
+def test_projection_is_drawn_with_the_patterns_figures_when_present(data):
+    absent = plots.projection(data.runs, data.manifest, None)
+    assert absent.absent and "absent" in absent.caption
+
+    workers = [1, 2, 10, 100, 1000]
+    projection = pd.DataFrame(
+        [
+            {"executor": e, "workers": w, "images": n, "predicted_wall_s": base * n / 1584 / w}
+            for e, base in (("lithops", 900.0), ("processes", 300.0))
+            for w in workers
+            for n in (1584, 13233)
+        ]
+    )
+    plot = plots.projection(data.runs, data.manifest, projection)
+    ax = plot.figure.axes[0]
+    drawn = labels(ax)
+    assert "lithops (projected)" in drawn and "processes (projected)" in drawn
+    assert any("2,200 s" in label for label in drawn) and any("35 s" in label for label in drawn)
+    assert any("up to 50x" in label for label in drawn)
+    assert {line.get_ydata()[0] for line in ax.get_lines() if "pattern" in line.get_label()} == {2200, 35}
+    measured = [c for c in ax.collections if c.get_label().endswith("(measured)")]
+    assert len(measured) == data.runs["executor"].nunique()
+    assert "1,584 images" in plot.caption and "up to 50x" in plot.caption
+    assert "scaled linearly from 8" in plot.caption and "lithops reaches 35 s at 100 workers" in plot.caption
+
+
+def test_training_says_when_it_has_not_run(data):
+    assert data.training is None
+    absent = plots.training(None, data.manifest)
+    assert absent.absent and absent.caption.startswith("Training has not run")
+    plot = plots.training({"model": "embeddings", "top1": 0.97, "top5": 0.99}, data.manifest)
+    assert not plot.absent and "top1 0.970" in plot.caption
+
+
+def test_report_references_every_figure_and_is_itself_a_run_folder(small_run, tmp_path):
+    out = tmp_path / "report"
+    index = write_report(small_run, out)
+    page = index.read_text()
+    figures = plots.all_figures(plots.load_run(small_run))
+    assert list(figures) == plots.FIGURES
+    for number, (name, plot) in enumerate(figures.items(), start=1):
+        assert f'<figure id="{name}"' in page and f"Figure {number}." in page
+        assert f'src="{name}.png"' in page and f'href="{name}.svg"' in page
+        assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.svg").is_file()
+        assert html.escape(plot.caption.split(";")[0]) in page
+    assert "http://" not in page and "https://" not in page  # nothing fetched from the network
+    loaded = plots.load_run(out)  # the report folder opens as a run, without the images
+    assert len(loaded.runs) == len(plots.load_run(small_run).runs) and not (out / "output").exists()
+
+
+def test_report_cli_embeds_on_request_and_finds_the_newest_run(small_run, tmp_path, capsys):
+    out = tmp_path / "embedded"
+    assert main(["report", str(small_run.parent), "--out", str(out), "--embed"]) == 0
+    page = (out / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == len(plots.FIGURES)
+    assert str(out / "index.html") in capsys.readouterr().out
+
+
+def test_report_reads_projection_and_training_beside_the_tables(small_run, tmp_path):
+    run = copy_run(small_run, tmp_path / "run")
+    pd.DataFrame(
+        {"executor": ["lithops"] * 3, "workers": [1, 10, 100], "images": [1584] * 3},
+    ).assign(predicted_wall_s=[1500.0, 160.0, 20.0]).to_parquet(run / "projection.parquet")
+    (run / "train").mkdir()
+    (run / "train" / "metrics.json").write_text(json.dumps({"top1": 0.98}))
+    page = write_report(run, tmp_path / "out").read_text()
+    assert 'id="projection" class="absent"' not in page and 'id="training" class="absent"' not in page
+    assert (tmp_path / "out" / "train" / "metrics.json").is_file()
+
+
+def test_report_user_errors_exit_2(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert main(["report", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
