@@ -177,6 +177,11 @@ def build_claim(
 
     rows: list[dict] = []
     notes: list[str] = []
+    if opt.dataset != naive.dataset:
+        notes.append(
+            f"the runs are on different datasets (optimized: {opt.dataset[0]}, {opt.dataset[1]} images; "
+            f"naive: {naive.dataset[0]}, {naive.dataset[1]} images): per-image times may not compare"
+        )
 
     def add(section: str, what: str, **values) -> None:
         rows.append({"section": section, "what": what, **values})

@@ -132,6 +132,8 @@ def cmd_project(args: argparse.Namespace) -> int:
     """Fit the scaling model on a run; project it (table + projection.parquet) or validate it."""
     import json
 
+    import pandas as pd
+
     from bench import costs
     from bench import model as scaling
 
@@ -143,9 +145,13 @@ def cmd_project(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"cases": scaling.json_rows(table), "summary": scaling.json_rows(summary)}))
             return 0
-        shown = table.drop(columns=["fit_on"]).assign(rel_error=table["rel_error"].map("{:+.1%}".format))
+        error = table["rel_error"].map(lambda v: "" if pd.isna(v) else f"{v:+.1%}")
+        shown = table.drop(columns=["fit_on"]).assign(rel_error=error)
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        print("\n" + summary.to_string(index=False, float_format=lambda v: f"{v:.1%}"))
+        if summary.empty:
+            print("\nno case could be scored: every case needs another case of its kernel to fit on")
+        else:
+            print("\n" + summary.to_string(index=False, float_format=lambda v: f"{v:.1%}"))
         print(f"\nmachine: {manifest.get('environment', {}).get('cpu_model')}, {len(runs)} measured case(s)")
         return 0
     if args.platform not in scaling.PLATFORMS:

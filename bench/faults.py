@@ -115,6 +115,29 @@ class Dispatch:
             attempt += 1
 
 
+# --- a store that stays down ---------------------------------------------------------------------------
+
+#: After this many images in a row whose fetch or put failed as a store that is down fails (5xx,
+#: timeouts, resets, each after the store client's own retries), a chunk stops asking the store and
+#: marks its remaining images without trying them.
+STORE_BREAKER = 3
+STORE_FAILURES = ("fetch failed", "put failed")
+NOT_ATTEMPTED = "not attempted: the store failed"
+
+
+def not_attempted(failures: int, last: str) -> str:
+    return f"{NOT_ATTEMPTED} on the {failures} images before it in this chunk (last: {last[:160]})"
+
+
+def store_down(errors: Sequence[str], store_url: str) -> str | None:
+    """One line for a case in which the store failed every image; None where it did not."""
+    errors = [str(e or "") for e in errors]
+    if not errors or not all(e.startswith((*STORE_FAILURES, NOT_ATTEMPTED)) for e in errors):
+        return None
+    first = next((e for e in errors if e.startswith(STORE_FAILURES)), errors[0])
+    return f"the store {store_url} failed for every image of the case ({first[:200]})"
+
+
 # --- per-image deadline -----------------------------------------------------------------------------
 
 
@@ -230,21 +253,22 @@ def injection() -> dict | None:
     return spec
 
 
-def marker(spec: dict, key: str, action: str) -> Path:
-    """The file an injected ``pause`` writes its pid to (once per key and injection folder)."""
-    return Path(spec["dir"]) / f"{action}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.pid"
+def marker(spec: dict, key: str, action: str, scope: str = "") -> Path:
+    """The file an injected ``pause`` writes its pid to: once per key and scope (a case's outputs)."""
+    digest = hashlib.sha256(f"{scope}\n{key}".encode()).hexdigest()[:12]
+    return Path(spec["dir"]) / f"{action}-{digest}.pid"
 
 
-def inject(key: str, in_worker: bool = True) -> None:
+def inject(key: str, in_worker: bool = True, scope: str = "") -> None:
     """Do what the test asked for this image, if anything; a no-op unless INJECT_VAR is set.
 
     ``pause`` and ``die`` act only in a worker process, never in the client (``in_worker`` False),
-    so that the sequential reference runs through them.
+    so that the sequential reference runs through them; there ``hang_hard`` is a plain ``hang``.
 
     - ``hang``: sleep in short steps until cut off (TaskTimeout), as a kernel stuck in Python would;
     - ``hang_hard``: the same, but ignoring the cut-off, as a kernel stuck in C would;
-    - ``pause``: once per key (the first worker to get there), write this process's pid to
-      :func:`marker` and wait to be killed; later attempts pass;
+    - ``pause``: once per key and ``scope`` (the first worker of a case to get there), write this
+      process's pid to :func:`marker` and wait to be killed; later attempts pass;
     - ``die``: the worker process kills itself (SIGKILL), every time.
     """
     if INJECT_VAR not in os.environ:
@@ -253,11 +277,13 @@ def inject(key: str, in_worker: bool = True) -> None:
     action = spec["keys"].get(key) if spec else None
     if action is None or (action in ("pause", "die") and not in_worker):
         return
+    if action == "hang_hard" and not in_worker:
+        action = "hang"  # the client cannot be ended: there it hangs as a cut-off can stop
     end = time.monotonic() + INJECT_MAX_S
     if action == "die":
         os.kill(os.getpid(), signal.SIGKILL)
     elif action == "pause":
-        path = marker(spec, key, action)
+        path = marker(spec, key, action, scope)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         except FileExistsError:

@@ -222,7 +222,7 @@ def _fallback_overheads(known: dict[str, Overheads], executor: str) -> Overheads
     if executor == "sequential":
         return Overheads(0.0, 0.0, 0.0, "not measured: in-process, assumed 0")
     order = ("lithops", "processes", "dask") if executor in PER_CALL_PROCESS | {"serverless"} else ()
-    for name in (*order, "processes", "dask", "lithops", "sequential"):
+    for name in (*order, "processes", "dask", "lithops"):  # an in-process loop says nothing of dispatch
         if name in known and name != executor:
             o = known[name]
             return Overheads(o.first_dispatch_s, o.dispatch_s, o.end_gap_s, f"not measured: as {name}")

@@ -13,6 +13,7 @@ The notebooks call these functions; nothing here is copied there.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -256,12 +257,11 @@ def _new_figure(width: float = 7.5, height: float = 4.5) -> Figure:
 def _styled(draw):
     """Run a drawing function under seaborn's style without touching the global rcParams for good."""
 
+    @functools.wraps(draw)
     def wrapper(*args, **kwargs) -> Plot:
         with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
             return draw(*args, **kwargs)
 
-    wrapper.__name__, wrapper.__doc__ = draw.__name__, draw.__doc__
-    wrapper.__wrapped__ = draw
     return wrapper
 
 
@@ -719,6 +719,19 @@ def _projection_images(projection: pd.DataFrame, images: int | None) -> int:
     return min(sizes, key=lambda n: (abs(math.log(n / PATTERN_IMAGES)), n))
 
 
+def _variant(values: dict) -> str:
+    """'lithops on aws_lambda, naive, 2048 MB' from a projection curve's keys."""
+    text = str(values["executor"])
+    if pd.notna(values.get("platform")):
+        text += f" on {values['platform']}"
+    extra = []
+    if pd.notna(values.get("kernel")):
+        extra.append(str(values["kernel"]))
+    if pd.notna(values.get("memory_mb")):
+        extra.append(f"{int(values['memory_mb'])} MB")
+    return text + (f", {', '.join(extra)}" if extra else "")
+
+
 def _times_faster(seconds):
     """Speedup over the pattern's single computer; its own inverse (2,200 s / x)."""
     return PATTERN_SINGLE_S / np.clip(np.asarray(seconds, dtype=float), 1e-9, None)
@@ -743,16 +756,22 @@ def projection(
         )
     n = _projection_images(projection, images)
     proj = projection[projection["images"].astype(int) == n].copy()
-    label_keys = ["executor"] + (["platform"] if "platform" in proj.columns else [])
+    # One curve per projected variant: executor and platform, and the kernel or function memory where
+    # the projection varies them (chunk size follows the workers along a curve, so it does not split).
+    label_keys = ["executor"] + [
+        k
+        for k in ("platform", "kernel", "memory_mb")
+        if k in proj.columns and (k == "platform" or proj[k].astype(str).nunique() > 1)
+    ]
     summary = case_summary(runs) if len(runs) else pd.DataFrame()
     colours = _colours(list(proj["executor"].unique()) + list(summary.get("executor", [])))
-    fig = _new_figure(8, 5)
+    fig = _new_figure(10, 5)
     ax = fig.add_subplot()
     curves = []
-    for key, group in proj.groupby(label_keys, sort=False):
+    for key, group in proj.groupby(label_keys, sort=False, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         group = group.sort_values("workers")
-        label = " on ".join(str(k) for k in key if pd.notna(k)) + " (projected)"
+        label = _variant(dict(zip(label_keys, key, strict=True))) + " (projected)"
         ax.plot(group["workers"], group["predicted_wall_s"], color=colours[key[0]], label=label)
         curves.append((label, group))
     scaled = False
@@ -817,13 +836,17 @@ def projection(
 # Training (notebook 05): the held-out metrics of `facebench train`, when it has run
 
 
-def _scalars(metrics: dict) -> dict[str, float]:
+def _scores(metrics: dict) -> dict[str, float]:
+    """The score-like figures of metrics.json (accuracies, top-k, F1), top level and LFW pairs."""
     out = {}
     for key, value in metrics.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
-        if 0.0 <= float(value) <= 1.0:
+        if any(word in key.lower() for word in ("top", "f1", "acc")) and 0.0 <= float(value) <= 1.0:
             out[key] = float(value)
+    pairs = metrics.get("lfw_pairs")
+    if isinstance(pairs, dict) and isinstance(pairs.get("accuracy"), int | float):
+        out["LFW pairs accuracy"] = float(pairs["accuracy"])
     return out
 
 
@@ -837,7 +860,7 @@ def training(metrics: dict | None, manifest: dict) -> Plot:
             "Training has not run for this run: no train/metrics.json in the run folder "
             "(facebench train --run RUN writes it).",
         )
-    scores = _scalars(metrics)
+    scores = _scores(metrics)
     history = metrics.get("history") if isinstance(metrics.get("history"), dict) else None
     fig = _new_figure(9 if history else 6, 4)
     ax = fig.add_subplot(1, 2 if history else 1, 1)
@@ -859,7 +882,8 @@ def training(metrics: dict | None, manifest: dict) -> Plot:
         curves.legend(fontsize="x-small")
     model = metrics.get("model", "the model")
     shown = ", ".join(f"{k} {v:.3f}" for k, v in scores.items()) or "no scalar scores"
-    split = metrics.get("test_images") or metrics.get("n_test")
+    test = metrics.get("test") if isinstance(metrics.get("test"), dict) else {}
+    split = test.get("images") or metrics.get("test_images")
     caption = (
         f"Held-out metrics of {model} trained on this run's best verified output: {shown}"
         + (f" ({split} test images)" if split else "")

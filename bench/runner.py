@@ -287,6 +287,9 @@ class Run:
             store=self.inputs.kind,
         )
         tasks = records.tasks_frame(tasks.to_dict("records"))
+        down = faults.store_down(list(tasks["error"]), self.inputs.url)
+        if down:  # one line, not one error per image; what finished before is on disk
+            raise UserError(f"{down}; is it reachable? Finished cases are in {self.run_dir}")
         if self.storage.is_object_store:  # every crop accounted for; the reference's collected locally
             collect_to = self.run_dir / "output" if case.executor == REFERENCE and repeat == 0 else None
             for problem in self.storage.settle(outputs, tasks, collect_to):
@@ -295,6 +298,7 @@ class Run:
         self.run_rows.append(self.summarise(case, repeat, executor, tasks, wall_s))
         row = self.run_rows[-1]
         row["retries"] = dispatch.retries  # chunk resubmissions after lost workers
+        row["store_retries"] = int(tasks.get("store_retries", pd.Series([0])).fillna(0).sum())
         self.log(
             f"  {case.case_id:<32} r{repeat}  {wall_s:7.2f} s  {row['images_per_s']:7.1f} img/s  "
             f"speedup {row['speedup']:5.2f}  ok {row['ok']}/{row['images']}  identical {row['identical']}"

@@ -26,6 +26,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.errors import UserError
+from bench.retry import note as note_retries
+from bench.retry import with_retries
 
 
 def validate_key(key: str) -> str:
@@ -77,14 +79,19 @@ class LocalStore(Store):
         return self.root / validate_key(key)
 
     def get(self, key: str) -> bytes:
-        return self._path(key).read_bytes()
+        path = self._path(key)
+        return with_retries(path.read_bytes)  # transient errors only (a network mount): bench/retry.py
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+
+        def write() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+
+        with_retries(write)
 
     def keys(self) -> list[str]:
         if not self.root.is_dir():
@@ -436,13 +443,16 @@ class CosStore(Store):
 
     def get(self, key: str) -> bytes:
         full = self.full_key(key)  # refused before any request
-        return self.client().get_object(Bucket=self.bucket, Key=full)["Body"].read()
+        response = self.client().get_object(Bucket=self.bucket, Key=full)
+        note_retries(response.get("ResponseMetadata", {}).get("RetryAttempts", 0))  # botocore's own
+        return response["Body"].read()
 
     def put(self, key: str, data: bytes) -> None:
         """The server checks the bytes against their MD5 (Content-MD5) before it stores them."""
         full = self.full_key(key)
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
-        self.client().put_object(Bucket=self.bucket, Key=full, Body=data, ContentMD5=md5)
+        response = self.client().put_object(Bucket=self.bucket, Key=full, Body=data, ContentMD5=md5)
+        note_retries(response.get("ResponseMetadata", {}).get("RetryAttempts", 0))  # botocore's own
 
     def listing(self) -> dict[str, tuple[int, str]]:
         """Every key under the prefix with its size and ETag (the MD5 hex of a single-part upload)."""

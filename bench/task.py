@@ -12,7 +12,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from bench import faults
+from bench import faults, retry
 from bench.storage import Store
 from pipelines import faces
 
@@ -46,8 +46,9 @@ def run_chunk(chunk: Chunk, ctx: CaseContext) -> list[dict]:
     host, pid = socket.gethostname(), os.getpid()
     hard_exit = ctx.client_pid not in (0, pid)
     records = []
+    store_failures, last_failure = 0, ""
     with faults.Watchdog(ctx.task_timeout, hard_exit=hard_exit) as watchdog:
-        for key in chunk.keys:
+        for n, key in enumerate(chunk.keys):
             t_start, cpu0 = time.time(), time.process_time()
             rec = {"key": key, "chunk_id": chunk.chunk_id, "t_submit": chunk.t_submit, "t_start": t_start}
             rec.update(
@@ -55,15 +56,30 @@ def run_chunk(chunk: Chunk, ctx: CaseContext) -> list[dict]:
             )
             rec.update(output_sha256="", error="", cold_start=False, model_load_s=0.0)
             rec.update({f"{s}_s": 0.0 for s in faces.STAGES})
+            retries0 = retry.count()
+            if n == 0 and ctx.task_timeout and ctx.kernel == "optimized":
+                _preload(rec)  # a cold start is not a hang: the models load outside the deadline
+            if store_failures >= faults.STORE_BREAKER:  # the store is down: do not wait on it again
+                rec.update(status="error", error=faults.not_attempted(store_failures, last_failure))
+                rec.update(store_retries=0, t_end=time.time(), cpu_s=0.0, worker_rss_mb=_rss_mb())
+                records.append(rec)
+                continue
+            unreachable = False
             try:
                 with watchdog.image():
-                    faults.inject(key, hard_exit)  # a no-op unless a test set FACEBENCH_INJECT_FAULTS
-                    _one_image(key, ctx, rec)
+                    # a no-op unless a test set FACEBENCH_INJECT_FAULTS (bench/faults.py)
+                    faults.inject(key, hard_exit, ctx.outputs.url)
+                    unreachable = _one_image(key, ctx, rec)
             except faults.TaskTimeout:
                 rec.update(status="error", error=f"timed out after {ctx.task_timeout:g} s")
                 rec.update(output_sha256="", bytes_out=0)
             except Exception as exc:  # only an injected fault gets here: _one_image records its own
                 rec.update(status="error", error=faults.describe(exc), output_sha256="", bytes_out=0)
+            rec["store_retries"] = retry.count() - retries0  # transient store errors retried
+            if unreachable:
+                store_failures, last_failure = store_failures + 1, rec["error"]
+            else:
+                store_failures = 0
             rec["t_end"] = time.time()
             rec["cpu_s"] = time.process_time() - cpu0
             rec["worker_rss_mb"] = _rss_mb()
@@ -71,19 +87,24 @@ def run_chunk(chunk: Chunk, ctx: CaseContext) -> list[dict]:
     return records
 
 
-def _one_image(key: str, ctx: CaseContext, rec: dict) -> None:
-    """Fetch, kernel, put: fills ``rec`` in place, turning every failure into a status."""
+def _one_image(key: str, ctx: CaseContext, rec: dict) -> bool:
+    """Fetch, kernel, put: fills ``rec`` in place, turning every failure into a status.
+
+    True where the store failed in a way that says it is unreachable or down (5xx, timeouts, resets:
+    bench/retry.py), as opposed to this one object being missing or refused.
+    """
     try:
         t0 = time.perf_counter()
         data = ctx.inputs.get(key)
         rec["fetch_s"], rec["bytes_in"] = time.perf_counter() - t0, len(data)
     except Exception as exc:
         rec.update(status="error", error=f"fetch failed: {type(exc).__name__}: {exc}")
-        return
+        return retry.transient_http(exc)
     result = faces.process(data, ctx.kernel)
     rec.update(status=result.status, error=result.error)
     rec.update({f"{s}_s": result.timings.get(s, 0.0) for s in faces.STAGES})
-    rec.update(cold_start=result.load_s > 0 and ctx.kernel == "optimized", model_load_s=result.load_s)
+    if result.load_s > 0 or not rec["cold_start"]:  # not when _preload has recorded the load already
+        rec.update(cold_start=result.load_s > 0 and ctx.kernel == "optimized", model_load_s=result.load_s)
     if result.crop is not None:
         try:
             t0 = time.perf_counter()
@@ -93,3 +114,14 @@ def _one_image(key: str, ctx: CaseContext, rec: dict) -> None:
             rec["output_sha256"] = hashlib.sha256(result.crop).hexdigest()
         except Exception as exc:
             rec.update(status="error", error=f"put failed: {type(exc).__name__}: {exc}")
+            return retry.transient_http(exc)
+    return False
+
+
+def _preload(rec: dict) -> None:
+    """Load this process's models now, recording the load as the chunk's first image's cold start."""
+    try:
+        _, load_s = faces.shared_aligner()
+    except Exception:  # the kernel will meet the same failure and record it per image
+        return
+    rec.update(cold_start=load_s > 0, model_load_s=load_s)

@@ -16,9 +16,11 @@ This module knows nothing of executors; the harness computes descriptors in para
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
+import warnings
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -79,8 +81,9 @@ class Split:
 
 
 def _counts(n: int) -> tuple[int, int, int]:
-    n_test = max(1, round(n * TEST_FRACTION))
-    n_val = max(1, round(n * VAL_FRACTION))
+    """Train, validation and test sizes of an identity with ``n`` crops (fractions rounded half up)."""
+    n_test = max(1, int(n * TEST_FRACTION + 0.5))
+    n_val = max(1, int(n * VAL_FRACTION + 0.5))
     return n - n_val - n_test, n_val, n_test
 
 
@@ -163,6 +166,14 @@ MODEL_DEFAULTS = {
 }
 
 
+@contextlib.contextmanager
+def _quiet():
+    """Keras 3 on NumPy 2 warns from inside its own code (``np.array`` on a TF tensor); not ours to fix."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)
+        yield
+
+
 @dataclass
 class TrainConfig:
     model: str = "embeddings"
@@ -237,6 +248,11 @@ def fit(
     verbose: int = 0,
 ) -> Trained:
     """Train with early stopping on the validation loss (best weights kept); seeded and deterministic."""
+    with _quiet():
+        return _fit(x_train, y_train, x_val, y_val, classes, config, verbose)
+
+
+def _fit(x_train, y_train, x_val, y_val, classes, config: TrainConfig, verbose: int) -> Trained:
     settings = config.resolved()
     keras = _keras()
     keras.utils.set_random_seed(settings["seed"])
@@ -281,9 +297,14 @@ def predict_proba(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Class probabilities, one row per input row, the model in inference mode."""
     if len(x) == 0:
         return np.zeros((0, model.output_shape[-1]), np.float32)
-    return np.concatenate(
-        [np.asarray(model(x[i : i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
-    )
+    keras = _keras()
+    with _quiet():
+        return np.concatenate(
+            [
+                keras.ops.convert_to_numpy(model(x[i : i + batch_size], training=False))
+                for i in range(0, len(x), batch_size)
+            ]
+        )
 
 
 # ----------------------------------------------------------------------------------------- evaluation
@@ -355,7 +376,8 @@ def save(out_dir: str | Path, trained: Trained, metrics: Mapping[str, Any]) -> d
     out.mkdir(parents=True, exist_ok=True)
     paths = {"model": out / MODEL_FILE, "labels": out / LABELS_FILE, "metrics": out / METRICS_FILE}
     tmp_model = out / f".tmp-{os.getpid()}-{MODEL_FILE}"
-    trained.model.save(tmp_model)
+    with _quiet():
+        trained.model.save(tmp_model)
     os.replace(tmp_model, paths["model"])
     labels = {
         "model": trained.kind,
@@ -406,7 +428,8 @@ class Classifier:
                 raise TrainError(f"no trained model in {folder}: {name} is missing (run `facebench train`)")
         labels = json.loads((folder / LABELS_FILE).read_text())
         keras = _keras()
-        model = keras.models.load_model(folder / MODEL_FILE)
+        with _quiet():
+            model = keras.models.load_model(folder / MODEL_FILE)
         size = labels.get("input", {}).get("size", CNN_SIZE)
         return cls(model, labels["classes"], labels["model"], size)
 

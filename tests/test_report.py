@@ -163,10 +163,18 @@ def test_projection_is_drawn_with_the_patterns_figures_when_present(data):
     assert absent.absent and "absent" in absent.caption
 
     workers = [1, 2, 10, 100, 1000]
-    projection = pd.DataFrame(
+    projection = pd.DataFrame(  # as `facebench project` writes it: the chunk size follows the workers
         [
-            {"executor": e, "workers": w, "images": n, "predicted_wall_s": base * n / 1584 / w}
-            for e, base in (("lithops", 900.0), ("processes", 300.0))
+            {
+                "executor": e,
+                "platform": platform,
+                "kernel": "optimized",
+                "workers": w,
+                "images": n,
+                "chunk_size": -(-n // w),
+                "predicted_wall_s": base * n / 1584 / w,
+            }
+            for e, platform, base in (("lithops", "aws_lambda", 900.0), ("processes", "local", 300.0))
             for w in workers
             for n in (1584, 13233)
         ]
@@ -174,14 +182,21 @@ def test_projection_is_drawn_with_the_patterns_figures_when_present(data):
     plot = plots.projection(data.runs, data.manifest, projection)
     ax = plot.figure.axes[0]
     drawn = labels(ax)
-    assert "lithops (projected)" in drawn and "processes (projected)" in drawn
+    projected = [label for label in drawn if label.endswith("(projected)")]
+    assert projected == ["lithops on aws_lambda (projected)", "processes on local (projected)"]
+    assert all(
+        len(line.get_xdata()) == len(workers) for line in ax.get_lines() if "projected" in line.get_label()
+    )
     assert any("2,200 s" in label for label in drawn) and any("35 s" in label for label in drawn)
     assert any("up to 50x" in label for label in drawn)
     assert {line.get_ydata()[0] for line in ax.get_lines() if "pattern" in line.get_label()} == {2200, 35}
     measured = [c for c in ax.collections if c.get_label().endswith("(measured)")]
     assert len(measured) == data.runs["executor"].nunique()
     assert "1,584 images" in plot.caption and "up to 50x" in plot.caption
-    assert "scaled linearly from 8" in plot.caption and "lithops reaches 35 s at 100 workers" in plot.caption
+    assert (
+        "scaled linearly from 8" in plot.caption
+        and "lithops on aws_lambda reaches 35 s at 100 workers" in plot.caption
+    )
 
 
 def test_training_says_when_it_has_not_run(data):

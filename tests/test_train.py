@@ -1,0 +1,346 @@
+"""Training on the best verified output: split, accuracy, save/reload, --predict, choosing the output,
+the descriptor stage, LFW identification and pairs verification."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench import training
+from bench.cli import main
+from bench.embed_stage import run_embed_stage, store_stage
+from bench.errors import UserError
+from bench.runner import Run, RunConfig
+from bench.storage import LocalStore
+from pipelines import synthetic
+from pipelines import train as tp
+
+# synthetic:120 is 10 identities x 12 images; a split keeps 8 / 2 / 2 of each, so the test split has
+# 20 crops. Measured on a 2-core machine: test top-1 1.00 (and 40/40 on freshly drawn photos of the
+# same identities through --predict's path). The bound leaves room for one or two misses.
+SYNTHETIC_MIN_TOP1 = 0.90
+# LFW, identities with at least 10 images (lfw-meta/ge10.txt), embeddings model: the issue's target.
+LFW_MIN_TOP1 = 0.97
+# LFW pairs verification on the pairs the ge10 crops cover (dlib's own figure on all of LFW: 99.38%).
+LFW_MIN_PAIRS_ACCURACY = 0.95
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A synthetic run, then what `facebench run` does after it on a synthetic dataset: train."""
+    out = tmp_path_factory.mktemp("train-runs")
+    config = RunConfig(
+        dataset="synthetic:120", executors=["sequential"], workers=[1], out=str(out), progress=False
+    )
+    run = Run(config, log=lambda _: None).execute()
+    lines: list[str] = []
+    t0 = time.perf_counter()
+    result = training.after_run(run.run_dir, None, config.workers, log=lines.append)
+    assert result is not None, "\n".join(lines)
+    result.seconds = time.perf_counter() - t0
+    result.log = lines
+    return result
+
+
+# ------------------------------------------------------------------------------------------------ split
+
+
+def _fake(n_identities=5, per=(12, 10, 9, 30, 3)):
+    keys, labels = [], []
+    for i in range(n_identities):
+        name = f"P{i}"
+        for j in range(per[i % len(per)]):
+            keys.append(f"{name}/{name}_{j + 1:04d}.jpg")
+            labels.append(name)
+    return keys, labels
+
+
+def test_split_is_deterministic_stratified_and_leak_free():
+    keys, labels = _fake()
+    first = tp.split_keys(keys, labels, min_images=10, seed=0)
+    again = tp.split_keys(list(reversed(keys)), list(reversed(labels)), min_images=10, seed=0)
+    assert (first.train, first.val, first.test) == (again.train, again.val, again.test)
+    parts = [set(first.train), set(first.val), set(first.test)]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])  # no image twice
+    eligible = {k for k, lab in zip(keys, labels, strict=True) if lab in {"P0", "P1", "P3"}}
+    assert set().union(*parts) == eligible  # P2 (9) and P4 (3) have fewer than 10
+    assert first.classes == ("P0", "P1", "P3")
+    for name in tp.SPLITS:  # stratified: every identity in every split
+        assert first.sizes()[name]["identities"] == 3
+    assert first.sizes() == {
+        "train": {"identities": 3, "images": 8 + 6 + 20},  # 12, 10 and 30 crops: 15% each rounded up
+        "val": {"identities": 3, "images": 2 + 2 + 5},
+        "test": {"identities": 3, "images": 2 + 2 + 5},
+    }
+    # one identity's split does not depend on which others are present
+    alone = tp.split_keys(
+        [k for k in keys if k.startswith(("P0/", "P1/"))], [lab for lab in labels if lab in ("P0", "P1")]
+    )
+    assert {k for k in first.test if k.startswith("P0/")} == {k for k in alone.test if k.startswith("P0/")}
+    assert tp.split_keys(keys, labels, seed=1).test != first.test
+
+
+def test_split_refuses_what_cannot_be_split():
+    keys, labels = _fake()
+    with pytest.raises(tp.TrainError, match="at least 3"):
+        tp.split_keys(keys, labels, min_images=2)
+    with pytest.raises(tp.TrainError, match="two or more"):
+        tp.split_keys(keys, labels, min_images=20)
+    with pytest.raises(tp.TrainError, match="two labels"):
+        tp.split_keys(["A/a.jpg", "A/a.jpg"], ["A", "B"], min_images=3)
+
+
+# ------------------------------------------------------------------------------------------- evaluation
+
+
+def test_evaluate_scores_top1_top5_macro_f1_and_confusions():
+    classes = ["a", "b", "c"]
+    probs = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.6, 0.3], [0.1, 0.2, 0.7]])
+    y = np.array([0, 1, 2, 2])
+    m = tp.evaluate(probs, y, classes)
+    assert m["top1"] == 0.75 and m["top5"] == 1.0 and m["top5_k"] == 3
+    # per class F1: a 1, b 2/3 (p 1/2, r 1), c 2/3 (p 1, r 1/2)
+    assert m["macro_f1"] == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
+    assert m["per_identity"]["c"] == {"images": 2, "correct": 1, "accuracy": 0.5}
+    assert m["confusion"]["top_confusions"] == [{"true": "c", "predicted": "b", "count": 1}]
+
+
+# ---------------------------------------------------------------------------------------- end to end
+
+
+def test_training_on_a_synthetic_run_reaches_the_stated_accuracy(trained):
+    metrics = json.loads((trained.train_dir / "metrics.json").read_text())
+    assert metrics["top1"] >= SYNTHETIC_MIN_TOP1, trained.log
+    assert metrics["split"]["test"] == {"identities": 10, "images": 20}
+    assert metrics["model"] == "embeddings" and 0 <= metrics["macro_f1"] <= 1
+    assert set(metrics["test"]["per_identity"]) == {synthetic.identity_name(i) for i in range(10)}
+    for name in ("model.keras", "labels.json", "manifest.json", "embed_tasks.parquet", "predictions.csv"):
+        assert (trained.train_dir / name).is_file(), name
+    manifest = json.loads((trained.train_dir / "manifest.json").read_text())
+    runs = pd.read_parquet(trained.train_dir.parent / "runs.parquet")
+    assert manifest["source"]["case_id"] == runs["case_id"].iloc[0]
+    assert manifest["source"]["output_digest"] == runs["output_digest"].iloc[0]
+    tasks = pd.read_parquet(trained.train_dir / "embed_tasks.parquet")
+    assert len(tasks) == 120 and set(tasks["status"]) == {"ok"}
+    for column in ("key", "executor", "workers", "worker", "pid", "t_submit", "t_start", "t_end", "embed_s"):
+        assert tasks[column].notna().all(), column
+    assert tasks["cold_start"].sum() == 1  # one worker loads the models once
+
+
+def test_saved_model_reloads_and_predicts_the_same_labels(trained):
+    emb = pd.read_parquet(trained.train_dir / "embeddings.parquet")
+    x = np.stack([np.asarray(v, np.float32) for v in emb["descriptor"]])
+    before = trained.trained.model(x, training=False).numpy()
+    classifier = tp.Classifier.load(trained.train_dir)
+    after = classifier.predict_proba(x)
+    assert np.array_equal(before.argmax(1), after.argmax(1))
+    np.testing.assert_allclose(before, after, atol=1e-6)
+    recorded = pd.read_csv(trained.train_dir / "predictions.csv").set_index("key")
+    names = np.array(classifier.classes)[after.argmax(1)]
+    assert list(recorded.loc[emb["key"], "predicted"]) == list(names)
+
+
+def test_training_is_reproducible(trained):
+    emb = pd.read_parquet(trained.train_dir / "embeddings.parquet")
+    vectors = {k: np.asarray(v, np.float32) for k, v in zip(emb["key"], emb["descriptor"], strict=True)}
+    split = tp.split_keys(list(vectors), [k.split("/")[0] for k in vectors], 10, seed=0)
+
+    def features(keys):
+        return np.stack([vectors[k] for k in keys])
+
+    config = tp.TrainConfig(epochs=15)
+    first = tp.train_and_evaluate(split, features, config)[0].model.get_weights()
+    second = tp.train_and_evaluate(split, features, config)[0].model.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+
+
+def test_predict_names_the_right_identity_on_held_out_photos(trained, tmp_path, capsys):
+    # Photos the run never saw: images 120+ of the same generator, identities index % 10.
+    for index in (123, 137, 149):
+        jpeg, truth = synthetic.render(index, 150, identities=10)
+        photo = tmp_path / f"photo{index}.jpg"
+        photo.write_bytes(jpeg)
+        assert main(["train", "--predict", str(photo), "--run", str(trained.train_dir.parent)]) == 0
+        out = capsys.readouterr().out
+        name, _, rest = out.splitlines()[0].partition("  probability ")
+        assert name == truth["label"], out
+        assert 0.5 < float(rest) <= 1.0
+
+
+def test_predict_refuses_a_photo_without_a_face(trained, tmp_path, capsys):
+    blank = tmp_path / "blank.jpg"
+    import cv2
+
+    blank.write_bytes(cv2.imencode(".jpg", np.full((120, 120, 3), 128, np.uint8))[1].tobytes())
+    assert main(["train", "--predict", str(blank), "--run", str(trained.train_dir.parent)]) == 2
+    assert "no usable face" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------- choosing the output
+
+
+def _with_extra_case(run_dir: Path, tmp_path: Path, identical: bool) -> Path:
+    copy = tmp_path / run_dir.name
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("train"))
+    runs = pd.read_parquet(copy / "runs.parquet")
+    fast = runs.iloc[[0]].copy()
+    fast["case_id"] = "processes-optimized-w2-c15"
+    fast["executor"], fast["workers"] = "processes", 2
+    fast["wall_s"] = runs["wall_s"].iloc[0] / 3
+    fast["identical"] = identical
+    if not identical:
+        fast["output_digest"] = "0" * 64
+    pd.concat([runs, fast], ignore_index=True).to_parquet(copy / "runs.parquet")
+    tasks = pd.read_parquet(copy / "tasks.parquet")
+    extra = tasks.assign(case_id="processes-optimized-w2-c15", executor="processes", workers=2)
+    pd.concat([tasks, extra], ignore_index=True).to_parquet(copy / "tasks.parquet")
+    return copy
+
+
+def test_choosing_the_best_output_refuses_a_case_that_is_not_identical(trained, tmp_path, capsys):
+    run_dir = _with_extra_case(trained.train_dir.parent, tmp_path, identical=False)
+    best = training.choose_best_output(run_dir)
+    assert best.case_id.startswith("sequential")  # the faster case is not verified: not chosen
+    with pytest.raises(UserError, match="not identical to the sequential reference"):
+        training.choose_best_output(run_dir, "processes-optimized-w2-c15")
+    assert main(["train", "--run", str(run_dir), "--case", "processes-optimized-w2-c15"]) == 2
+    assert "not identical" in capsys.readouterr().err
+
+
+def test_the_fastest_identical_case_is_chosen_and_its_crops_checked(trained, tmp_path):
+    run_dir = _with_extra_case(trained.train_dir.parent, tmp_path, identical=True)
+    best = training.choose_best_output(run_dir)
+    assert best.case_id == "processes-optimized-w2-c15" and best.identical
+    assert len(training.verified_crops(run_dir, best)) == 120
+    crop = next((run_dir / "output").rglob("*.jpg"))
+    crop.write_bytes(crop.read_bytes()[:-10])  # the output folder no longer holds what was verified
+    with pytest.raises(UserError, match="do not match"):
+        training.verified_crops(run_dir, best)
+
+
+# --------------------------------------------------------------------------------- descriptor stage
+
+
+def test_descriptor_stage_is_identical_under_processes_and_reports_speedup(trained, tmp_path):
+    crops = LocalStore(trained.train_dir.parent / "output")
+    keys = crops.keys()[:6]
+    seq = run_embed_stage(crops, keys, "sequential", 1, log=lambda _: None)
+    par = run_embed_stage(crops, keys, "processes", 2, chunk_size=2, log=lambda _: None)
+    assert seq.vectors.keys() == par.vectors.keys() == set(keys)
+    assert all(np.array_equal(seq.vectors[k], par.vectors[k]) for k in keys)
+    assert par.tasks["pid"].nunique() == 2 and par.tasks["cold_start"].sum() == 2
+    store_stage(tmp_path, seq)
+    _, runs = store_stage(tmp_path, par)
+    assert list(runs["stage_id"]) == ["sequential-w1-c6", "processes-w2-c2"]
+    assert runs["identical"].all() and runs["speedup"].notna().all()
+    assert len(pd.read_parquet(tmp_path / "embed_tasks.parquet")) == 12
+
+
+# ------------------------------------------------------------------------------------------- the CLI
+
+
+def test_cnn_model_trains_saves_and_reloads_from_the_cli(trained, tmp_path, capsys):
+    out = tmp_path / "cnn"
+    args = ["train", "--run", str(trained.train_dir.parent), "--model", "cnn", "--epochs", "2"]
+    assert main([*args, "--out", str(out), "--no-progress"]) == 0
+    assert "held-out test: top-1" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"] == "cnn" and 0 <= metrics["top1"] <= 1 and metrics["epochs_run"] <= 2
+    assert tp.Classifier.load(out).kind == "cnn"
+
+
+def test_run_trains_only_when_the_data_allows_and_train_can_be_turned_off(tmp_path, capsys):
+    base = ["run", "--dataset", "synthetic:16", "--executors", "sequential", "--workers", "1"]
+    assert main([*base, "--out", str(tmp_path / "a"), "--no-progress"]) == 0
+    out = capsys.readouterr().out  # 2 identities x 8 images: too few for a split of 10
+    assert "training skipped" in out and "at least 10 crops" in out
+    assert main([*base, "--out", str(tmp_path / "b"), "--no-progress", "--no-train"]) == 0
+    assert "training" not in capsys.readouterr().out
+
+
+def test_train_options_are_checked(trained):
+    for options, message in [
+        (training.TrainOptions(min_images=2), "at least 3"),
+        (training.TrainOptions(model="svm"), "unknown model"),
+        (training.TrainOptions(executor="sequential", workers=2), "exactly one worker"),
+    ]:
+        with pytest.raises(UserError, match=message):
+            training.train(run=trained.train_dir.parent, options=options, log=lambda _: None)
+    with pytest.raises(UserError, match="no run"):
+        training.resolve_run(None, root=trained.train_dir / "nowhere")
+
+
+# ------------------------------------------------------------------------------------ LFW verification
+
+
+def test_pairs_verification_follows_the_ten_fold_protocol(tmp_path):
+    rng = np.random.default_rng(0)
+    people = {f"P{i}": rng.normal(size=128) for i in range(40)}
+    descriptors, lines = {}, ["10\t3"]
+    for fold in range(10):
+        for j in range(3):
+            name = f"P{(fold * 3 + j) % 40}"
+            lines.append(f"{name}\t1\t2")
+        for j in range(3):
+            a, b = f"P{(fold + j) % 40}", f"P{(fold + j + 7) % 40}"
+            lines.append(f"{a}\t1\t{b}\t3")
+    for name, centre in people.items():
+        for number in (1, 2, 3):
+            descriptors[tp.lfw_key(name, number)] = centre + rng.normal(scale=0.05, size=128)
+    path = tmp_path / "pairs.txt"
+    path.write_text("\n".join(lines) + "\n")
+    result = tp.lfw_pairs_verification(path, descriptors)
+    assert result["pairs_total"] == result["pairs_covered"] == 60
+    assert len(result["folds"]) == 10 and result["accuracy"] == 1.0
+    del descriptors[tp.lfw_key("P0", 1)]
+    partial = tp.lfw_pairs_verification(path, descriptors)
+    assert partial["pairs_covered"] < 60 and partial["accuracy"] == 1.0
+    assert tp.lfw_pairs_verification(path, {})["accuracy"] is None
+
+
+def _lfw_selected(request) -> bool:
+    expr = request.config.getoption("markexpr") or ""
+    positive = any(m in expr and f"not {m}" not in expr for m in ("slow", "lfw"))
+    return positive or bool(os.environ.get("FACEBENCH_LFW_IDENTITIES"))
+
+
+@pytest.mark.lfw
+@pytest.mark.slow
+def test_lfw_identification_and_pairs_verification(lfw_data, tmp_path, request):
+    """ge10 (158 people, 4,324 images): about 10 minutes on two cores, so it runs only when asked for,
+    with -m slow (or -m lfw); FACEBENCH_LFW_IDENTITIES=N runs it on the first N identities only."""
+    if not _lfw_selected(request):
+        pytest.skip("the LFW training check takes minutes: select it with -m slow or -m lfw")
+    keys = (lfw_data / "lfw-meta" / "ge10.txt").read_text().split()
+    limit = int(os.environ.get("FACEBENCH_LFW_IDENTITIES") or 0)
+    if limit:
+        chosen = sorted({k.split("/")[0] for k in keys})[:limit]
+        keys = [k for k in keys if k.split("/")[0] in chosen]
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join(keys) + "\n")
+    config = RunConfig(
+        dataset=str(lfw_data / "lfw"),
+        list_file=str(listing),
+        executors=["sequential"],
+        workers=[1],
+        out=str(tmp_path / "runs"),
+        progress=False,
+    )
+    run = Run(config, log=print).execute()
+    assert run.ok
+    options = training.TrainOptions(min_images=10)  # descriptors on processes, one per core
+    result = training.train(run=run.run_dir, options=options, log=print)
+    metrics = result.metrics
+    print(training.format_metrics(metrics))
+    assert metrics["top1"] >= LFW_MIN_TOP1
+    pairs = metrics["lfw_pairs"]
+    assert pairs["pairs_covered"] > 0
+    if pairs["accuracy"] is not None and pairs["pairs_covered"] >= 100:
+        assert pairs["accuracy"] >= LFW_MIN_PAIRS_ACCURACY
