@@ -59,11 +59,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not result.ok:
         bad = result.runs.loc[~result.runs["identical"].astype(bool), "case_id"].unique()
         print(f"outputs differ from the sequential reference in: {', '.join(bad)}", file=sys.stderr)
-    print(result.run_dir)
     if result.ok:  # a short training on the best verified output (by default when synthetic)
         from bench.training import after_run
 
         after_run(result.run_dir, args.train, config.workers, log)
+    print(result.run_dir)
     return 0 if result.ok else 1
 
 
@@ -234,6 +234,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     options = training.TrainOptions(
         model=args.model,
         min_images=args.min_images,
+        max_identities=args.max_identities,
         epochs=args.epochs,
         seed=args.seed,
         executor=args.executor,
@@ -257,6 +258,7 @@ def add_train_parser(sub) -> None:
     source.add_argument("--crops", help="a folder of aligned crops in LFW layout, instead of a run")
     train.add_argument("--case", help="train on this case's output (must be identical; default the fastest)")
     train.add_argument("--min-images", type=int, default=10, help="identities with at least this many crops")
+    train.add_argument("--max-identities", type=int, help="only the N identities with the most crops")
     train.add_argument("--model", default="embeddings", choices=["embeddings", "cnn"])
     train.add_argument("--epochs", type=int, help="upper bound on epochs (early stopping; default per model)")
     train.add_argument("--seed", type=int, default=0, help="split and training seed (default 0)")

@@ -4,8 +4,8 @@ Like ``bench.task.run_chunk`` for the face kernel, ``embed_chunk`` runs inside t
 there; ``run_embed_stage`` dispatches chunks through ``executor_class(name)(workers).map_unordered`` and
 gathers one row per crop into a tidy table (``embed_tasks.parquet``) and one summary row per stage
 (``embed_runs.parquet``), so that the stage's speedup over the sequential executor can be reported.
-Stages of different executors and worker counts accumulate in those tables: a stage replaces only the
-rows of the same executor, workers and chunk size.
+Stages of different executors and worker counts over the same crops accumulate in those tables (run
+``facebench train --executor sequential``, then ``--executor processes --workers N``, for a speedup).
 """
 
 from __future__ import annotations
@@ -238,26 +238,30 @@ def _failed(key: str, chunk_id: int, t_submit: float, reason: str) -> dict:
 def store_stage(train_dir: str | Path, stage: EmbedStage) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Merge the stage into ``embed_tasks.parquet`` and ``embed_runs.parquet`` under ``train_dir``.
 
-    Rows of the same stage_id are replaced. Speedup is against the sequential stage over the same
-    crops (same keys), when one is recorded; ``identical`` says whether the
+    The tables describe stages over one set of crops: rows of the same stage_id are replaced, and rows
+    over other crops (an earlier training on other identities) are dropped. Speedup is against the
+    sequential stage, when one is recorded; ``identical`` says whether the
     stage's descriptors match that reference bit for bit.
     """
     folder = Path(train_dir)
     folder.mkdir(parents=True, exist_ok=True)
     tasks_path, runs_path = folder / "embed_tasks.parquet", folder / "embed_runs.parquet"
     tasks, runs = stage.tasks, pd.DataFrame([stage.summary])
-    if tasks_path.is_file():
-        old = pd.read_parquet(tasks_path)
-        tasks = pd.concat([old[old["stage_id"] != stage.summary["stage_id"]], tasks], ignore_index=True)
-    if runs_path.is_file():
-        old = pd.read_parquet(runs_path)
-        runs = pd.concat([old[old["stage_id"] != stage.summary["stage_id"]], runs], ignore_index=True)
+    mine = stage.summary["stage_id"]
+    if runs_path.is_file() and tasks_path.is_file():
+        old_runs = pd.read_parquet(runs_path)
+        same_crops = old_runs["keys_digest"] == stage.summary["keys_digest"]
+        old_runs = old_runs[same_crops & (old_runs["stage_id"] != mine)]
+        old_tasks = pd.read_parquet(tasks_path)
+        old_tasks = old_tasks[old_tasks["stage_id"].isin(set(old_runs["stage_id"]))]
+        runs = pd.concat([old_runs, runs], ignore_index=True)
+        tasks = pd.concat([old_tasks, tasks], ignore_index=True)
     runs = _with_speedup(records._ordered(runs, EMBED_RUN_COLUMNS))
     tasks = records._ordered(tasks, EMBED_TASK_COLUMNS)
     records.write_parquet(tasks, tasks_path)
     records.write_parquet(runs, runs_path)
-    mine = runs[runs["stage_id"] == stage.summary["stage_id"]].iloc[-1]
-    stage.summary.update(speedup=mine["speedup"], efficiency=mine["efficiency"], identical=mine["identical"])
+    row = runs[runs["stage_id"] == mine].iloc[-1]
+    stage.summary.update(speedup=row["speedup"], efficiency=row["efficiency"], identical=row["identical"])
     return tasks, runs
 
 

@@ -236,6 +236,7 @@ class Trained:
     history: dict[str, list[float]]
     epochs_run: int
     fit_s: float
+    best_epoch: int = 0  # 1-based: the epoch whose weights were kept (lowest validation loss)
 
 
 def fit(
@@ -279,7 +280,9 @@ def _fit(x_train, y_train, x_val, y_val, classes, config: TrainConfig, verbose: 
     )
     fit_s = time.perf_counter() - t0
     hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
-    return Trained(model, settings["model"], tuple(classes), settings, hist, len(hist.get("loss", [])), fit_s)
+    epochs = len(hist.get("loss", []))
+    best = stop.best_epoch + 1 if stop.best_weights is not None else epochs
+    return Trained(model, settings["model"], tuple(classes), settings, hist, epochs, fit_s, best)
 
 
 def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
@@ -504,8 +507,10 @@ def train_and_evaluate(
         "val_top1": per_split["val"]["top1"],
         "test": test,
         "epochs_run": trained.epochs_run,
+        "best_epoch": trained.best_epoch,
         "fit_s": trained.fit_s,
         "config": trained.config,
+        "history": trained.history,  # per epoch: loss, accuracy, val_loss, val_accuracy
     }
     return trained, metrics, probs
 
@@ -519,6 +524,11 @@ class Pair:
     a: str
     b: str
     same: bool
+
+
+def lfw_pairs_keys(pairs: Sequence[Pair]) -> list[str]:
+    """The images a list of pairs needs, sorted (a list file for ``facebench run --list``)."""
+    return sorted({k for p in pairs for k in (p.a, p.b)})
 
 
 def lfw_key(name: str, number: int | str) -> str:
@@ -572,7 +582,12 @@ def lfw_pairs_verification(
         "accuracy_std": None,
         "folds": [],
     }
-    if not covered:
+    if not result["same_covered"] or not result["different_covered"]:
+        result["reason"] = (
+            f"the output covers {result['same_covered']} same-person and {result['different_covered']} "
+            "different-person pairs; a threshold needs both (LFW's different-person pairs are mostly of "
+            "people with few images: align all of LFW, or the pairs' images, to cover them)"
+        )
         return result
     dist = np.array([float(np.linalg.norm(descriptors[p.a] - descriptors[p.b])) for p in covered])
     same = np.array([p.same for p in covered])

@@ -28,8 +28,12 @@ from pipelines import train as tp
 SYNTHETIC_MIN_TOP1 = 0.90
 # LFW, identities with at least 10 images (lfw-meta/ge10.txt), embeddings model: the issue's target.
 LFW_MIN_TOP1 = 0.97
-# LFW pairs verification on the pairs the ge10 crops cover (dlib's own figure on all of LFW: 99.38%).
-LFW_MIN_PAIRS_ACCURACY = 0.95
+# LFW pairs verification on the covered pairs. dlib's own figure (descriptors of the original photos)
+# is 99.38%; descriptors of the 180x180 openface crops lose some of it, since the crop ends at the
+# outer landmarks and the chip dlib's model expects has 25% more margin, which comes out black.
+# Measured: 96.0% +- 2.3% (10 folds, 397 pairs: pairs 20-39 of each kind per fold) and 96.9% on the
+# 169 pairs of the 20-identity check.
+LFW_MIN_PAIRS_ACCURACY = 0.93
 
 
 @pytest.fixture(scope="module")
@@ -241,6 +245,9 @@ def test_descriptor_stage_is_identical_under_processes_and_reports_speedup(train
     assert list(runs["stage_id"]) == ["sequential-w1-c6", "processes-w2-c2"]
     assert runs["identical"].all() and runs["speedup"].notna().all()
     assert len(pd.read_parquet(tmp_path / "embed_tasks.parquet")) == 12
+    other = run_embed_stage(crops, keys[:4], "sequential", 1, log=lambda _: None)
+    tasks, runs = store_stage(tmp_path, other)  # other crops: the tables start again
+    assert list(runs["stage_id"]) == ["sequential-w1-c4"] and len(tasks) == 4
 
 
 # ------------------------------------------------------------------------------------------- the CLI
@@ -254,6 +261,17 @@ def test_cnn_model_trains_saves_and_reloads_from_the_cli(trained, tmp_path, caps
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["model"] == "cnn" and 0 <= metrics["top1"] <= 1 and metrics["epochs_run"] <= 2
     assert tp.Classifier.load(out).kind == "cnn"
+
+
+def test_train_on_a_folder_of_crops(trained, tmp_path, capsys):
+    crops = tmp_path / "crops"
+    shutil.copytree(trained.train_dir.parent / "output", crops)
+    args = ["train", "--crops", str(crops), "--max-identities", "3", "--executor", "sequential"]
+    assert main([*args, "--epochs", "20", "--no-progress"]) == 0
+    assert "split (3 identities)" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "crops-train" / "manifest.json").read_text())
+    assert manifest["source"]["crops"] == str(crops) and len(manifest["source"]["crops_digest"]) == 64
+    assert manifest["split"]["test"] == {"identities": 3, "images": 6}
 
 
 def test_run_trains_only_when_the_data_allows_and_train_can_be_turned_off(tmp_path, capsys):
@@ -314,8 +332,10 @@ def _lfw_selected(request) -> bool:
 @pytest.mark.lfw
 @pytest.mark.slow
 def test_lfw_identification_and_pairs_verification(lfw_data, tmp_path, request):
-    """ge10 (158 people, 4,324 images): about 10 minutes on two cores, so it runs only when asked for,
-    with -m slow (or -m lfw); FACEBENCH_LFW_IDENTITIES=N runs it on the first N identities only."""
+    """ge10 (158 people, 4,324 images) plus the images of 30 same and 30 different pairs per fold of
+    LFW's pairs.txt (ge10 alone covers same-person pairs only): about 10 minutes on two cores, so it
+    runs only when asked for, with -m slow (or -m lfw). FACEBENCH_LFW_IDENTITIES=N takes the first N
+    identities of ge10 and 5 pairs of each kind per fold instead."""
     if not _lfw_selected(request):
         pytest.skip("the LFW training check takes minutes: select it with -m slow or -m lfw")
     keys = (lfw_data / "lfw-meta" / "ge10.txt").read_text().split()
@@ -323,8 +343,16 @@ def test_lfw_identification_and_pairs_verification(lfw_data, tmp_path, request):
     if limit:
         chosen = sorted({k.split("/")[0] for k in keys})[:limit]
         keys = [k for k in keys if k.split("/")[0] in chosen]
+    per_kind = 5 if limit else 30
+    pairs = tp.read_lfw_pairs(lfw_data / "lfw-meta" / "pairs.txt")
+    sample = [
+        p
+        for fold in range(10)
+        for same in (True, False)
+        for p in [q for q in pairs if q.fold == fold and q.same == same][:per_kind]
+    ]
     listing = tmp_path / "list.txt"
-    listing.write_text("\n".join(keys) + "\n")
+    listing.write_text("\n".join(sorted(set(keys) | set(tp.lfw_pairs_keys(sample)))) + "\n")
     config = RunConfig(
         dataset=str(lfw_data / "lfw"),
         list_file=str(listing),
@@ -340,7 +368,6 @@ def test_lfw_identification_and_pairs_verification(lfw_data, tmp_path, request):
     metrics = result.metrics
     print(training.format_metrics(metrics))
     assert metrics["top1"] >= LFW_MIN_TOP1
-    pairs = metrics["lfw_pairs"]
-    assert pairs["pairs_covered"] > 0
-    if pairs["accuracy"] is not None and pairs["pairs_covered"] >= 100:
-        assert pairs["accuracy"] >= LFW_MIN_PAIRS_ACCURACY
+    verification = metrics["lfw_pairs"]
+    assert verification["different_covered"] >= 10 * per_kind - 5  # a pair is lost when a face is not found
+    assert verification["accuracy"] >= LFW_MIN_PAIRS_ACCURACY
