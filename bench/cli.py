@@ -20,38 +20,64 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
+def _chunk_list(text: str) -> list[int | None]:
+    try:
+        return [None if p.strip() == "auto" else int(p) for p in text.split(",") if p.strip()] or [None]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers or 'auto', got {text!r}") from None
+
+
 def _name_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.runner import Run, RunConfig, summary_table
-
-    config = RunConfig(
-        dataset=args.dataset,
-        list_file=args.list,
-        executors=args.executors or list(EXECUTORS),
-        kernel=args.kernel,
-        chunk_size=args.chunk_size,
-        repeats=args.repeats,
-        out=args.out,
-        dask_scheduler=args.dask_scheduler,
-        lithops_config=args.lithops_config,
-        keep_outputs=args.keep_outputs,
-        price_book=args.price_book,
-        store=args.store,
-        endpoint=args.endpoint,
-        progress=not args.no_progress,
-        retries=args.retries,
-        task_timeout=args.task_timeout,
-    )
-    if args.workers:
-        config.workers = args.workers
     from bench import resume
+    from bench.runner import Run, RunConfig
 
     log = lambda line: print(line, flush=True)  # noqa: E731
-    run = resume.resume_run(args.resume, log, config.progress) if args.resume else Run(config, log)
-    result = resume.execute(run) if run is not None else resume.finished(args.resume)
+    if args.resume:
+        run = resume.resume_run(args.resume, log, not args.no_progress)
+        return _finish_run(
+            args, resume.execute(run) if run is not None else resume.finished(args.resume), log
+        )
+    if args.suite:
+        from bench.suites import load_suite
+
+        configs = load_suite(args.suite, out=args.out)
+        for config in configs:
+            config.progress = not args.no_progress
+    else:
+        config = RunConfig(
+            dataset=args.dataset,
+            list_file=args.list,
+            executors=args.executors or list(EXECUTORS),
+            kernels=args.kernel,
+            chunk_sizes=args.chunk_size,
+            repeats=args.repeats,
+            warmup=not args.no_warmup,
+            out=args.out,
+            dask_scheduler=args.dask_scheduler,
+            lithops_config=args.lithops_config,
+            keep_outputs=args.keep_outputs,
+            price_book=args.price_book,
+            store=args.store,
+            endpoint=args.endpoint,
+            progress=not args.no_progress,
+            retries=args.retries,
+            task_timeout=args.task_timeout,
+        )
+        if args.workers:
+            config.workers = args.workers
+        configs = [config]
+    runs = [Run(config, log) for config in configs]  # every configuration is checked before any work
+    return max(_finish_run(args, resume.execute(run), log) for run in runs)
+
+
+def _finish_run(args: argparse.Namespace, result, log) -> int:
+    """Summary, statuses, the short training, and the run folder printed last."""
+    from bench.runner import summary_table
+
     print()
     print(summary_table(result.runs).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     statuses = result.tasks.groupby("status").size().to_dict()
@@ -62,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result.ok:  # a short training on the best verified output (by default when synthetic)
         from bench.training import after_run
 
-        after_run(result.run_dir, args.train, config.workers, log)
+        after_run(result.run_dir, args.train, sorted(set(result.runs["workers"])), log)
     print(result.run_dir)
     return 0 if result.ok else 1
 
@@ -281,9 +307,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--list", help="file of image paths relative to the dataset folder, one per line")
     run.add_argument("--executors", type=_name_list, help=f"comma-separated, from {','.join(EXECUTORS)}")
     run.add_argument("--workers", type=_int_list, help="comma-separated worker counts (default 1..cores)")
-    run.add_argument("--chunk-size", type=int, help="images per task (default: chosen per executor)")
+    run.add_argument(
+        "--chunk-size",
+        type=_chunk_list,
+        default=[None],
+        help="images per task, comma-separated; 'auto' (default) chooses per executor",
+    )
+    run.add_argument("--suite", help="a suite file (TOML) naming the matrix; see suites/")
     run.add_argument("--repeats", type=int, default=1)
-    run.add_argument("--kernel", default="optimized", help="optimized (default) or naive")
+    run.add_argument(
+        "--kernel",
+        type=_name_list,
+        default=["optimized"],
+        help="optimized (default), naive, or both: optimized,naive",
+    )
+    run.add_argument("--no-warmup", action="store_true", help="skip the unrecorded warm-up case per executor")
     run.add_argument("--out", default="results/runs", help="folder that receives the run folder")
     run.add_argument("--dask-scheduler", help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     run.add_argument("--lithops-config", help="Lithops YAML config (backend, storage); default localhost")

@@ -27,11 +27,12 @@ from bench.errors import UserError
 from bench.executors import EXECUTORS, Executor, executor_class
 from bench.staging import RunStorage
 from bench.storage import LocalStore, Store
-from bench.task import CaseContext, Chunk, run_chunk
+from bench.task import CaseContext, Chunk, run_chunk, unload_models
 from pipelines.datasets import Dataset, DatasetError, load_dataset
 from pipelines.faces import KERNELS
 
 REFERENCE = "sequential"
+WARMUP_IMAGES = 4
 # Chunks per worker when the chunk size is left to the harness. Local pools keep a few chunks per worker
 # so that a slow chunk does not leave a core idle; a Lithops call starts a fresh process that loads the
 # models again, so one call per worker keeps cold starts to one per slot.
@@ -46,9 +47,12 @@ class RunConfig:
     list_file: str | None = None
     executors: list[str] = field(default_factory=lambda: list(EXECUTORS))
     workers: list[int] = field(default_factory=lambda: list(range(1, (os.cpu_count() or 1) + 1)))
-    chunk_size: int | None = None  # None: CHUNKS_PER_WORKER decides
-    repeats: int = 1
-    kernel: str = "optimized"
+    chunk_sizes: list[int | None] = field(default_factory=lambda: [None])  # None: CHUNKS_PER_WORKER
+    repeats: int = 1  # interleaved: every case once, then every case again (drift spreads evenly)
+    kernels: list[str] = field(default_factory=lambda: ["optimized"])
+    exclude: list[dict] = field(default_factory=list)  # cases matching all fields of one entry are dropped
+    warmup: bool = True  # one small unrecorded case per executor first (imports, page cache)
+    suite: str | None = None  # the suite file's name, when the run came from one
     out: str = "results/runs"
     dask_scheduler: str | None = None
     lithops_config: str | None = None
@@ -66,16 +70,17 @@ class RunConfig:
                 raise UserError(f"unknown executor {name!r}; choose from {', '.join(EXECUTORS)}")
         if not self.workers or min(self.workers) < 1:
             raise UserError("--workers takes positive integers, e.g. 1,2,4")
-        if self.chunk_size is not None and self.chunk_size < 1:
-            raise UserError("--chunk-size must be at least 1")
+        if any(c is not None and c < 1 for c in self.chunk_sizes) or not self.chunk_sizes:
+            raise UserError("--chunk-size takes positive integers or 'auto'")
         if self.repeats < 1:
             raise UserError("--repeats must be at least 1")
         if self.retries < 0:
             raise UserError("--retries must be 0 or more")
         if self.task_timeout is not None and not self.task_timeout > 0:
             raise UserError("--task-timeout must be a positive number of seconds")
-        if self.kernel not in KERNELS:
-            raise UserError(f"unknown kernel {self.kernel!r}; choose from {', '.join(KERNELS)}")
+        for kernel in self.kernels or ["(none)"]:
+            if kernel not in KERNELS:
+                raise UserError(f"unknown kernel {kernel!r}; choose from {', '.join(KERNELS)}")
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,15 @@ def chunk_size_for(executor: str, images: int, workers: int, asked: int | None) 
     if asked is not None:
         return asked
     return max(1, math.ceil(images / (workers * CHUNKS_PER_WORKER.get(executor, 4))))
+
+
+def excluded(case: Case, rules: list[dict]) -> bool:
+    """Whether one rule matches the case on every field it names (a value or a list of values)."""
+    for rule in rules:
+        wanted = {k: v if isinstance(v, list) else [v] for k, v in rule.items()}
+        if all(getattr(case, k) in v for k, v in wanted.items()):
+            return True
+    return False
 
 
 def make_executor(config: RunConfig, name: str, workers: int, store: Store | None = None) -> Executor:
@@ -205,13 +219,17 @@ class Run:
             raise UserError(str(exc)) from None
 
     def cases(self) -> list[Case]:
+        """Per kernel, its sequential reference first, then the matrix less the exclusions."""
         n, cfg = len(self.dataset), self.config
-        cases = [Case(REFERENCE, 1, chunk_size_for(REFERENCE, n, 1, cfg.chunk_size), cfg.kernel)]
-        for name in cfg.executors:
-            if name == REFERENCE:
-                continue
-            for w in cfg.workers:
-                cases.append(Case(name, w, chunk_size_for(name, n, w, cfg.chunk_size), cfg.kernel))
+        cases = []
+        for kernel in cfg.kernels:
+            cases.append(Case(REFERENCE, 1, chunk_size_for(REFERENCE, n, 1, cfg.chunk_sizes[0]), kernel))
+            for name in cfg.executors:
+                for w in cfg.workers if name != REFERENCE else []:
+                    for chunk in cfg.chunk_sizes:
+                        case = Case(name, w, chunk_size_for(name, n, w, chunk), kernel)
+                        if case not in cases and not excluded(case, cfg.exclude):
+                            cases.append(case)
         return cases
 
     def outputs_for(self, case: Case, repeat: int) -> Store:
@@ -228,22 +246,44 @@ class Run:
         self.log(f"run {self.run_id}: {self.dataset.name}, {len(self.dataset)} images -> {self.run_dir}")
         with self.storage:  # embedded-s3: start the endpoint and stage the dataset; stop it after
             self.inputs = self.storage.inputs
-            for case in self.cases():
-                if all((case.case_id, r) in self.done for r in range(self.config.repeats)):
-                    continue
-                with make_executor(self.config, case.executor, case.workers, self.inputs) as executor:
-                    for repeat in range(self.config.repeats):
-                        if (case.case_id, repeat) in self.done:
-                            continue  # finished before the run was interrupted (bench/resume.py)
+            if self.config.warmup and not self.resumed:
+                self.warm_up()
+            # Interleaved repeats (A B C A B C): slow drift of a shared machine spreads over every case.
+            # Each case gets freshly started workers, so every repeat measures the same thing.
+            for repeat in range(self.config.repeats):
+                for case in self.cases():
+                    if (case.case_id, repeat) in self.done:
+                        continue  # finished before the run was interrupted (bench/resume.py)
+                    with make_executor(self.config, case.executor, case.workers, self.inputs) as executor:
                         self.run_case(case, repeat, executor)
-                        self.save()
+                    self.save()
         if not self.config.keep_outputs:
             shutil.rmtree(self.run_dir / "scratch", ignore_errors=True)
         self.manifest["ended_at"] = datetime.now(UTC).isoformat()
         return self.save()
 
+    def warm_up(self) -> None:
+        """One small case per executor before any measured one, recorded in the manifest only."""
+        keys = self.dataset.keys[:WARMUP_IMAGES]
+        warmups = self.manifest.setdefault("warmups", [])
+        for name in dict.fromkeys(c.executor for c in self.cases()):
+            workers = 1 if name == REFERENCE else min(self.config.workers)
+            scratch = LocalStore(self.run_dir / "scratch" / f"warmup-{name}")
+            fn = partial(run_chunk, ctx=CaseContext(self.inputs, scratch, self.config.kernels[0]))
+            with make_executor(self.config, name, workers, self.inputs) as executor:
+                t0 = time.perf_counter()
+                chunks = [Chunk(i, (k,), time.time()) for i, k in enumerate(keys)]
+                failed = sum(isinstance(r, BaseException) for _, r in executor.map_unordered(fn, chunks))
+            wall_s = time.perf_counter() - t0
+            warmups.append(
+                dict(executor=name, workers=workers, images=len(keys), wall_s=wall_s, failed=failed)
+            )
+            shutil.rmtree(scratch.root, ignore_errors=True)
+
     def run_case(self, case: Case, repeat: int, executor: Executor) -> None:
         keys = self.dataset.keys
+        if executor.in_process:
+            unload_models()  # start cold, like a fresh worker: every case pays its model load
         outputs = self.outputs_for(case, repeat)
         ctx = CaseContext(self.inputs, outputs, case.kernel, self.config.task_timeout, os.getpid())
         fn = partial(run_chunk, ctx=ctx)
@@ -364,11 +404,23 @@ class Run:
         tasks = (
             pd.concat(self.task_frames, ignore_index=True) if self.task_frames else records.tasks_frame([])
         )
-        runs = records.runs_frame(self.run_rows)
+        runs = with_case_spread(records.runs_frame(self.run_rows))
         records.write_parquet(tasks, self.run_dir / "tasks.parquet")
         records.write_parquet(runs, self.run_dir / "runs.parquet")
         records.write_json(self.manifest, self.run_dir / "manifest.json")
         return RunResult(self.run_dir, tasks, runs)
+
+
+def with_case_spread(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per case, over its repeats: min and median wall time, and spread = (max - min) / median."""
+    if runs.empty:
+        return runs.assign(wall_s_min=[], wall_s_median=[], wall_s_spread=[])
+    wall = runs.groupby("case_id")["wall_s"]
+    return runs.assign(
+        wall_s_min=wall.transform("min"),
+        wall_s_median=wall.transform("median"),
+        wall_s_spread=(wall.transform("max") - wall.transform("min")) / wall.transform("median"),
+    )
 
 
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -377,6 +429,7 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     table = grouped.agg(
         repeats=("repeat", "count"),
         wall_s=("wall_s", "median"),
+        spread=("wall_s_spread", "first"),
         images_per_s=("images_per_s", "median"),
         speedup=("speedup", "median"),
         efficiency=("efficiency", "median"),

@@ -41,7 +41,7 @@ def main() -> None:
     for chunk in args.chunk_sizes.split(","):
         config = RunConfig(
             dataset=args.dataset, list_file=args.list, executors=["processes", "dask"],
-            workers=[args.workers], chunk_size=None if chunk == "auto" else int(chunk), out=args.out,
+            workers=[args.workers], chunk_sizes=[None if chunk == "auto" else int(chunk)], out=args.out,
             progress=False,
         )  # fmt: skip
         result = Run(config, log=lambda _: None).execute()

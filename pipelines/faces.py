@@ -162,6 +162,12 @@ class Aligner:
 _ALIGNER: Aligner | None = None
 
 
+def unload() -> None:
+    """Forget this process's models, so that the next image pays the load as a fresh worker would."""
+    global _ALIGNER
+    _ALIGNER = None
+
+
 def shared_aligner() -> tuple[Aligner, float]:
     """This process's aligner and the load time paid now (0 when it was already loaded)."""
     global _ALIGNER

@@ -130,7 +130,7 @@ def test_summary_table_has_one_row_per_case(full_run):
     [
         (RunConfig(executors=["spark"]), "unknown executor"),
         (RunConfig(workers=[0]), "--workers"),
-        (RunConfig(kernel="turbo"), "unknown kernel"),
+        (RunConfig(kernels=["turbo"]), "unknown kernel"),
         (RunConfig(dataset="/nonexistent/folder"), "does not exist"),
         (RunConfig(dataset="synthetic:many"), "synthetic:N"),
     ],

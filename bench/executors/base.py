@@ -15,6 +15,8 @@ class Executor(ABC):
     """
 
     name: ClassVar[str]
+    #: Runs the function in the client process (so the client's loaded state is the worker's).
+    in_process: ClassVar[bool] = False
 
     def __init__(self, workers: int) -> None:
         if workers < 1:

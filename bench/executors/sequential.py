@@ -10,6 +10,7 @@ from bench.executors.base import Executor
 
 class SequentialExecutor(Executor):
     name = "sequential"
+    in_process = True
 
     def __init__(self, workers: int = 1) -> None:
         if workers != 1:
