@@ -118,15 +118,57 @@ class Dispatch:
 # --- a store that stays down ---------------------------------------------------------------------------
 
 #: After this many images in a row whose fetch or put failed as a store that is down fails (5xx,
-#: timeouts, resets, each after the store client's own retries), a chunk stops asking the store and
-#: marks its remaining images without trying them.
+#: timeouts, resets, each after the store client's own retries), a worker process stops asking the
+#: store for the rest of the case, and marks the images it gets without trying them; after
+#: STORE_COOLDOWN_S it tries one image again, and a success closes the breaker.
 STORE_BREAKER = 3
+STORE_COOLDOWN_S = 30.0
 STORE_FAILURES = ("fetch failed", "put failed")
 NOT_ATTEMPTED = "not attempted: the store failed"
 
 
-def not_attempted(failures: int, last: str) -> str:
-    return f"{NOT_ATTEMPTED} on the {failures} images before it in this chunk (last: {last[:160]})"
+class StoreBreaker:
+    """A circuit breaker over one case's store requests in one worker process (see STORE_BREAKER)."""
+
+    def __init__(self, threshold: int = STORE_BREAKER, cooldown_s: float = STORE_COOLDOWN_S) -> None:
+        self.threshold, self.cooldown_s = threshold, cooldown_s
+        self.failures, self.last, self.opened_at = 0, "", 0.0
+        self._lock = threading.Lock()
+
+    def allow(self) -> bool:
+        with self._lock:
+            if self.failures < self.threshold:
+                return True
+            if time.monotonic() - self.opened_at >= self.cooldown_s:
+                self.opened_at = time.monotonic()  # half-open: one image tries, the others wait again
+                return True
+            return False
+
+    def record(self, unreachable: bool, error: str = "") -> None:
+        with self._lock:
+            if not unreachable:
+                self.failures = 0
+                return
+            self.failures, self.last = self.failures + 1, error
+            if self.failures >= self.threshold:
+                self.opened_at = time.monotonic()
+
+    def reason(self) -> str:
+        return f"{NOT_ATTEMPTED} {self.failures} times in a row in this worker (last: {self.last[:160]})"
+
+
+_BREAKERS: dict[str, StoreBreaker] = {}
+_BREAKERS_LOCK = threading.Lock()
+
+
+def store_breaker(scope: str) -> StoreBreaker:
+    """This process's breaker for one case (``scope``: the case's output location)."""
+    with _BREAKERS_LOCK:
+        if scope not in _BREAKERS:
+            if len(_BREAKERS) >= 16:  # cases past are done with theirs
+                _BREAKERS.pop(next(iter(_BREAKERS)))
+            _BREAKERS[scope] = StoreBreaker()
+        return _BREAKERS[scope]
 
 
 def store_down(errors: Sequence[str], store_url: str) -> str | None:

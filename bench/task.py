@@ -46,7 +46,7 @@ def run_chunk(chunk: Chunk, ctx: CaseContext) -> list[dict]:
     host, pid = socket.gethostname(), os.getpid()
     hard_exit = ctx.client_pid not in (0, pid)
     records = []
-    store_failures, last_failure = 0, ""
+    breaker = faults.store_breaker(ctx.outputs.url)  # a store that is down is not asked again and again
     with faults.Watchdog(ctx.task_timeout, hard_exit=hard_exit) as watchdog:
         for n, key in enumerate(chunk.keys):
             t_start, cpu0 = time.time(), time.process_time()
@@ -59,16 +59,16 @@ def run_chunk(chunk: Chunk, ctx: CaseContext) -> list[dict]:
             retries0 = retry.count()
             if n == 0 and ctx.task_timeout and ctx.kernel == "optimized":
                 _preload(rec)  # a cold start is not a hang: the models load outside the deadline
-            if store_failures >= faults.STORE_BREAKER:  # the store is down: do not wait on it again
-                rec.update(status="error", error=faults.not_attempted(store_failures, last_failure))
+            if not breaker.allow():
+                rec.update(status="error", error=breaker.reason())
                 rec.update(store_retries=0, t_end=time.time(), cpu_s=0.0, worker_rss_mb=_rss_mb())
                 records.append(rec)
                 continue
             unreachable = False
             try:
                 with watchdog.image():
-                    # a no-op unless a test set FACEBENCH_INJECT_FAULTS (bench/faults.py)
-                    faults.inject(key, hard_exit, ctx.outputs.url)
+                    if ctx.client_pid:  # a measured case: a no-op unless a test set FACEBENCH_INJECT_FAULTS
+                        faults.inject(key, hard_exit, ctx.outputs.url)
                     unreachable = _one_image(key, ctx, rec)
             except faults.TaskTimeout:
                 rec.update(status="error", error=f"timed out after {ctx.task_timeout:g} s")
@@ -76,10 +76,7 @@ def run_chunk(chunk: Chunk, ctx: CaseContext) -> list[dict]:
             except Exception as exc:  # only an injected fault gets here: _one_image records its own
                 rec.update(status="error", error=faults.describe(exc), output_sha256="", bytes_out=0)
             rec["store_retries"] = retry.count() - retries0  # transient store errors retried
-            if unreachable:
-                store_failures, last_failure = store_failures + 1, rec["error"]
-            else:
-                store_failures = 0
+            breaker.record(unreachable, rec["error"])
             rec["t_end"] = time.time()
             rec["cpu_s"] = time.process_time() - cpu0
             rec["worker_rss_mb"] = _rss_mb()
@@ -125,3 +122,8 @@ def _preload(rec: dict) -> None:
     except Exception:  # the kernel will meet the same failure and record it per image
         return
     rec.update(cold_start=load_s > 0, model_load_s=load_s)
+
+
+def unload_models() -> None:
+    """Make the calling process cold again (the sequential executor runs in the client process)."""
+    faces.unload()

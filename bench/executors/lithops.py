@@ -6,6 +6,7 @@ that is the serverless cold start, and the tables record it.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from importlib import import_module
@@ -141,9 +142,20 @@ class LithopsExecutor(Executor):
         except Exception as exc:  # Lithops raises plain Exceptions for unknown or broken backends
             raise UserError(f"cannot start Lithops with backend {self.backend!r}: {exc}") from None
 
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if self._fexec is not None and isinstance(exc_type, type) and issubclass(exc_type, KeyboardInterrupt):
+            # Interrupted (Ctrl-C, SIGTERM): stop the calls still running (Lithops' own exit does),
+            # or the client would wait for them at exit, and their storage would vanish under them.
+            with contextlib.suppress(Exception):
+                self._fexec.__exit__(None, None, None)
+        self.close()
+
     def close(self) -> None:
         if self._fexec is not None:
-            self._fexec.clean(clean_cloudobjects=True)
+            if self.config["lithops"].get("storage", "localhost") == "localhost":
+                self._fexec.clean(clean_cloudobjects=True)
+            else:  # Lithops' clean() would pickle the storage keys into a file for its cleaner process
+                clean_jobs_now(self._fexec)
             self._fexec = None
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
@@ -165,3 +177,23 @@ class LithopsExecutor(Executor):
                     yield index[id(future)], future.result()
                 except Exception as exc:
                     yield index[id(future)], exc
+
+
+def clean_jobs_now(fexec: Any) -> None:
+    """Delete what this executor's jobs left in storage, here and now, as Lithops' cleaner would.
+
+    Lithops' ``clean()`` hands the job to a background cleaner process through a pickled request in
+    its temp folder, storage configuration (keys included) and all; the request stays there when the
+    cleaner cannot reach the store (the embedded endpoint is gone by then). Cleaning synchronously
+    keeps the keys off the disk.
+    """
+    from lithops.constants import JOBS_PREFIX, TEMP_PREFIX
+    from lithops.storage.utils import clean_bucket, create_job_key
+
+    storage = fexec.internal_storage.storage
+    jobs = sorted({create_job_key(f.executor_id, f.job_id) for f in fexec.futures})
+    prefixes = [f"{root}/{job}/" for job in jobs for root in (JOBS_PREFIX, TEMP_PREFIX)]
+    for prefix in [*prefixes, f"{JOBS_PREFIX}/{fexec.executor_id}/"]:  # the jobs' data, then the function
+        # leftovers are temporary data in the user's bucket, never a reason to fail the run
+        with contextlib.suppress(Exception):
+            clean_bucket(storage, storage.bucket, prefix)
