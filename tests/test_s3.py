@@ -143,10 +143,26 @@ def test_the_secret_is_nowhere_the_run_wrote_or_said(s3_run):
     assert "staged 12 objects" in s3_run["stage"].stdout
 
 
-def test_lithops_kept_its_own_objects_on_the_same_endpoint(s3_run, s3_endpoint):
-    """Lithops' storage backend was the run's endpoint: its runtime metadata is in the bucket."""
-    keys = CosStore(TEST_BUCKET, "", s3_endpoint, credentials=s3server.embedded_credentials()).keys()
-    assert any(k.startswith("lithops.") for k in keys)
+def _double(x: int) -> int:
+    return 2 * x
+
+
+def test_lithops_keeps_its_objects_on_the_same_endpoint_and_cleans_them(s3_endpoint, planted_secret):
+    """Lithops' storage backend is the run's endpoint: its job objects are in the bucket while the job
+    runs, and gone once the executor closes (cleaned synchronously, so no keys reach a temp file)."""
+    from bench.executors.lithops import LithopsExecutor
+
+    def lithops_keys() -> list[str]:
+        listing = CosStore(TEST_BUCKET, "", s3_endpoint, credentials=s3server.embedded_credentials())
+        return [k for k in listing.keys() if k.startswith("lithops.")]  # noqa: SIM118 - a Store, not a dict
+
+    store = open_store(f"s3://{TEST_BUCKET}/lithops-check", s3_endpoint)
+    executor = LithopsExecutor(1, store=store)
+    assert executor.config["lithops"]["storage"] == "minio"
+    with executor:
+        assert sorted(r for _, r in executor.map_unordered(_double, [1, 2, 3])) == [2, 4, 6]
+        assert lithops_keys(), "Lithops wrote nothing to the run's endpoint"
+    assert lithops_keys() == []
 
 
 # --- the embedded endpoint started by the run -----------------------------------------------------
