@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="synthetic:480")
     parser.add_argument("--list")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--chunk-sizes", default="1,auto", help="facebench chunk sizes to try")
+    parser.add_argument("--chunk-sizes", default="1,8,32,auto", help="facebench chunk sizes to try")
     parser.add_argument("--out", default="results/runs")
     args = parser.parse_args()
 
@@ -38,17 +38,17 @@ def main() -> None:
     base = len(dataset) / wall
     print(f"{'approach':<44} {'images/s':>9} {'ratio':>6}")
     print(f"{f'Pool.apply_async per image, {args.workers} workers':<44} {base:9.1f} {1.0:6.2f}")
-    for chunk in args.chunk_sizes.split(","):
-        config = RunConfig(
-            dataset=args.dataset, list_file=args.list, executors=["processes", "dask"],
-            workers=[args.workers], chunk_sizes=[None if chunk == "auto" else int(chunk)], out=args.out,
-            progress=False,
-        )  # fmt: skip
-        result = Run(config, log=lambda _: None).execute()
-        for row in result.runs.query("executor != 'sequential'").itertuples():
-            label = f"facebench {row.executor}, {row.workers} workers, chunk {row.chunk_size}"
-            print(f"{label:<44} {row.images_per_s:9.1f} {row.images_per_s / base:6.2f}")
-        print(f"  (run folder: {result.run_dir})")
+    config = RunConfig(
+        dataset=args.dataset, list_file=args.list, executors=["processes", "dask"], workers=[args.workers],
+        chunk_sizes=[None if c == "auto" else int(c) for c in args.chunk_sizes.split(",")], out=args.out,
+        progress=False,
+    )  # fmt: skip
+    result = Run(config, log=lambda _: None).execute()
+    for row in result.runs.query("executor != 'sequential'").itertuples():
+        label = f"facebench {row.executor}, {row.workers} workers, chunk {row.chunk_size}"
+        ratio = row.images_per_s / base
+        print(f"{label:<44} {row.images_per_s:9.1f} {ratio:6.2f}  efficiency {row.efficiency:.2f}")
+    print(f"  (run folder: {result.run_dir}; all outputs identical: {result.ok})")
     print(f"baseline statuses: { {s: list(statuses.values()).count(s) for s in set(statuses.values())} }")
 
 

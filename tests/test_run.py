@@ -144,3 +144,18 @@ def test_runs_table_reads_back_as_tidy_pandas(full_run):
     runs = pd.read_parquet(full_run.run_dir / "runs.parquet")
     assert runs["identical"].dtype == bool
     assert json.loads((full_run.run_dir / "manifest.json").read_text())["run_id"] == full_run.run_dir.name
+
+
+def test_naive_kernel_is_checked_against_the_optimized_reference(tmp_path):
+    config = RunConfig(
+        dataset="synthetic:4", executors=["sequential"], kernels=["optimized", "naive"], out=str(tmp_path),
+        progress=False,
+    )  # fmt: skip
+    result = Run(config, log=lambda _: None).execute()
+    runs = result.runs.set_index("kernel")
+    assert (
+        runs.loc["naive", "identical"]
+        and runs.loc["naive", "output_digest"] == runs.loc["optimized", "output_digest"]
+    )
+    naive = result.tasks.query("kernel == 'naive'")
+    assert (naive["model_load_s"] > 0).all()  # the pattern's baseline pays the load for every image
