@@ -27,6 +27,11 @@ GE10=$(tail -n 1 "$OUT/ge10.log")
 facebench train --run "$GE10" --executor processes --workers 2 | tee "$OUT/train-ge10.log"
 
 step "against a Pool with one apply_async per image (issue 7)"
-python benchmarks/versus_pool.py --dataset "$DATA/lfw" --list "$SEED" --workers 2 --out "$OUT/runs" \
-  | tee "$OUT/versus-pool.log"
+python benchmarks/versus_pool.py --dataset "$DATA/lfw" --list "$SEED" --workers 2 --chunk-sizes 1,8,32,auto \
+  --out "$OUT/runs" | tee "$OUT/versus-pool.log"
+
+step "the scaling model's error and the claim (issue 4), on the reference run and the naive run"
+REF=$(tail -n 1 "$OUT/seed.log"); NAIVE=$(tail -n 1 "$OUT/naive.log")
+facebench project --run "$REF" --validate | tee "$OUT/validate.log"
+facebench claim --run "$REF" --run "$NAIVE" | tee "$OUT/claim.log"
 step done
