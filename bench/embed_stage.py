@@ -28,9 +28,10 @@ from tqdm import tqdm
 from bench import records
 from bench.executors import executor_class
 from bench.storage import Store
-from bench.task import Chunk, _rss_mb
+from bench.task import Chunk, _rss_mb, failed_record
 from pipelines import embeddings
 
+_NO_VECTOR = {"descriptor_sha256": "", "vector": None}
 EMBED_TASK_COLUMNS = [
     "stage_id",
     "executor",
@@ -171,7 +172,7 @@ def run_embed_stage(
             for i, result in pool.map_unordered(fn, chunks):
                 if isinstance(result, BaseException):
                     reason = f"chunk failed: {type(result).__name__}: {result}"
-                    result = [_failed(k, i, t0_wall, reason) for k in chunks[i].keys]
+                    result = [failed_record(k, i, t0_wall, reason, **_NO_VECTOR) for k in chunks[i].keys]
                 gathered.extend(result)
                 bar.update(len(chunks[i].keys))
         wall_s = time.perf_counter() - t0
@@ -179,7 +180,10 @@ def run_embed_stage(
     by_key: dict[str, dict] = {}
     for rec in gathered:
         by_key.setdefault(rec["key"], rec)
-    rows = [by_key.get(k) or _failed(k, -1, t0_wall, "no record came back for this crop") for k in keys]
+    rows = [
+        by_key.get(k) or failed_record(k, -1, t0_wall, "no record came back for this crop", **_NO_VECTOR)
+        for k in keys
+    ]
     vectors = {r["key"]: np.frombuffer(r["vector"], "<f4").copy() for r in rows if r["status"] == "ok"}
     labels = labels or {}
     for r in rows:
@@ -215,24 +219,6 @@ def run_embed_stage(
         f"({summary['images_per_s']:.1f} crops/s, {summary['cold_starts']} cold start(s))"
     )
     return EmbedStage(vectors, tasks, summary)
-
-
-def _failed(key: str, chunk_id: int, t_submit: float, reason: str) -> dict:
-    now = time.time()
-    return {
-        "key": key,
-        "chunk_id": chunk_id,
-        "status": "error",
-        "error": reason,
-        "t_submit": t_submit,
-        "t_start": now,
-        "t_end": now,
-        "cold_start": False,
-        "model_load_s": 0.0,
-        "descriptor_sha256": "",
-        "bytes_in": 0,
-        "vector": None,
-    }
 
 
 def store_stage(train_dir: str | Path, stage: EmbedStage) -> tuple[pd.DataFrame, pd.DataFrame]:

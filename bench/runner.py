@@ -27,12 +27,13 @@ from bench.errors import UserError
 from bench.executors import EXECUTORS, Executor, executor_class
 from bench.staging import RunStorage
 from bench.storage import LocalStore, Store
-from bench.task import CaseContext, Chunk, run_chunk, unload_models
+from bench.task import CaseContext, Chunk, failed_record, run_chunk, unload_models
 from pipelines.datasets import Dataset, DatasetError, load_dataset
 from pipelines.faces import KERNELS
 
 REFERENCE = "sequential"
 WARMUP_IMAGES = 4
+_NO_OUTPUT = {"output_sha256": "", "bytes_out": 0}
 # Chunks per worker when the chunk size is left to the harness. Local pools keep a few chunks per worker
 # so that a slow chunk does not leave a core idle; a Lithops call starts a fresh process that loads the
 # models again, so one call per worker keeps cold starts to one per slot.
@@ -151,25 +152,8 @@ def _account(case_records: list[dict], keys: tuple[str, ...], t_submit: float) -
         seen.setdefault(rec["key"], rec)
     for key in keys:
         if key not in seen:
-            seen[key] = _failed_record(key, -1, t_submit, "no record came back for this image")
+            seen[key] = failed_record(key, -1, t_submit, "no record came back for this image", **_NO_OUTPUT)
     return [seen[k] for k in keys]
-
-
-def _failed_record(key: str, chunk_id: int, t_submit: float, reason: str) -> dict:
-    now = time.time()
-    return {
-        "key": key,
-        "chunk_id": chunk_id,
-        "status": "error",
-        "error": reason,
-        "t_submit": t_submit,
-        "t_start": now,
-        "t_end": now,
-        "cold_start": False,
-        "output_sha256": "",
-        "bytes_in": 0,
-        "bytes_out": 0,
-    }
 
 
 class Run:
@@ -304,7 +288,7 @@ class Run:
         for i, result in dispatch.map(fn, chunks):
             if isinstance(result, BaseException):
                 reason = f"chunk failed: {type(result).__name__}: {result}"
-                result = [_failed_record(k, i, t0_wall, reason) for k in chunks[i].keys]
+                result = [failed_record(k, i, t0_wall, reason, **_NO_OUTPUT) for k in chunks[i].keys]
             gathered.extend(result)
             bar.update(len(chunks[i].keys))
         wall_s = time.perf_counter() - t0

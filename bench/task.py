@@ -127,3 +127,15 @@ def _preload(rec: dict) -> None:
 def unload_models() -> None:
     """Make the calling process cold again (the sequential executor runs in the client process)."""
     faces.unload()
+
+
+def failed_record(key: str, chunk_id: int, t_submit: float, reason: str, **fields) -> dict:
+    """The record for a key whose chunk never came back (lost, raised, missing), with its reason.
+
+    ``fields`` adds a stage's own empty columns (e.g. ``output_sha256=""``).
+    """
+    now = time.time()
+    return {
+        "key": key, "chunk_id": chunk_id, "status": "error", "error": reason, "t_submit": t_submit,
+        "t_start": now, "t_end": now, "cold_start": False, "model_load_s": 0.0, "bytes_in": 0, **fields,
+    }  # fmt: skip
