@@ -11,7 +11,6 @@ Stages of different executors and worker counts over the same crops accumulate i
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import socket
 import time
@@ -26,6 +25,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from bench import records
+from bench.chunking import chunk_size_for
 from bench.executors import executor_class
 from bench.storage import Store
 from bench.task import Chunk, _rss_mb, failed_record
@@ -82,8 +82,6 @@ EMBED_RUN_COLUMNS = [
     "identical",
     "created_at",
 ]
-# Chunks per worker when the chunk size is left to the stage (as bench.runner.CHUNKS_PER_WORKER).
-CHUNKS_PER_WORKER = {"sequential": 1, "processes": 4, "dask": 4, "lithops": 1}
 
 
 @dataclass(frozen=True)
@@ -136,12 +134,6 @@ class EmbedStage:
     vectors: dict[str, np.ndarray]  # key -> descriptor, for the crops whose status is ok
     tasks: pd.DataFrame  # one row per crop
     summary: dict  # the stage's row of embed_runs
-
-
-def chunk_size_for(executor: str, images: int, workers: int, asked: int | None) -> int:
-    if asked is not None:
-        return asked
-    return max(1, math.ceil(images / (workers * CHUNKS_PER_WORKER.get(executor, 4))))
 
 
 def run_embed_stage(

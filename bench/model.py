@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from bench import costs, records
+from bench.chunking import chunk_size_for
 
 __all__ = [
     "LOCAL_EXECUTORS",
@@ -556,8 +557,6 @@ class Prediction:
 
 
 def default_chunk_size(executor: str, images: int, workers: int) -> int:
-    from bench.runner import chunk_size_for
-
     return chunk_size_for(executor, images, workers, None)
 
 

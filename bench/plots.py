@@ -26,7 +26,7 @@ import seaborn as sns
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
-from bench import records
+from bench import chunking, records
 from bench.errors import UserError
 
 # The pattern's own figures (its companion article): the 1,584-image bucket took about 2,200 s on a
@@ -291,19 +291,26 @@ def _against_workers(runs: pd.DataFrame, manifest: dict, metric: str) -> Plot:
     cores = _cores(manifest)
     fig = _new_figure()
     ax = fig.add_subplot()
-    multi_chunk = summary.groupby(["executor", "workers"])["chunk_size"].nunique().max() > 1
-    keys = ["executor", "chunk_size"] if multi_chunk else ["executor"]
+    # The default chunk size changes with the workers: one line per executor for it, one per other size.
+    summary["chunk"] = [
+        "default chunks" if chunking.is_default(e, int(n), int(w), int(c)) else f"c{int(c)}"
+        for e, n, w, c in summary[["executor", "images", "workers", "chunk_size"]].itertuples(index=False)
+    ]
+    multi_chunk = summary.groupby(["executor", "workers"])["chunk"].nunique().max() > 1
+    keys = ["executor", "chunk"] if multi_chunk else ["executor"]
     n_lines = summary.groupby(keys).ngroups
     for index, (key, group) in enumerate(summary.groupby(keys, sort=False)):
         name = key[0] if isinstance(key, tuple) else key
-        label = f"{name} c{key[1]}" if multi_chunk else name
+        label = f"{name} {key[1]}" if multi_chunk and name != REFERENCE else name
         group = group.sort_values("workers")
         x, y = group["workers"].to_numpy(), group[metric].to_numpy()
         err = np.vstack([y - group[f"{metric}_min"].to_numpy(), group[f"{metric}_max"].to_numpy() - y])
         # Whiskers side by side, so that executors at the same worker count stay readable.
         shift = 0.04 * (index - (n_lines - 1) / 2)
         ax.errorbar(x + shift, y, yerr=err, fmt="none", ecolor=colours[name], elinewidth=1, capsize=3)
-        ax.plot(x, y, marker="o", color=colours[name], label=label)
+        default = not multi_chunk or key[1] == "default chunks"
+        style = dict(marker="o", ls="-") if default else dict(marker="s", ls=":", mfc="white")
+        ax.plot(x, y, color=colours[name], label=label, **style)
     top = max(int(summary["workers"].max()), cores or 1)
     if metric == "speedup":
         ax.plot([1, top], [1, top], ls="--", color="0.45", lw=1, label="ideal (speedup = workers)")

@@ -8,7 +8,6 @@ run leaves its finished cases on disk.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import secrets
 import shutil
@@ -23,6 +22,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from bench import costs, environment, faults, records
+from bench.chunking import chunk_size_for
 from bench.errors import UserError
 from bench.executors import EXECUTORS, Executor, executor_class
 from bench.staging import RunStorage
@@ -34,10 +34,6 @@ from pipelines.faces import KERNELS
 REFERENCE = "sequential"
 WARMUP_IMAGES = 4
 _NO_OUTPUT = {"output_sha256": "", "bytes_out": 0}
-# Chunks per worker when the chunk size is left to the harness. Local pools keep a few chunks per worker
-# so that a slow chunk does not leave a core idle; a Lithops call starts a fresh process that loads the
-# models again, so one call per worker keeps cold starts to one per slot.
-CHUNKS_PER_WORKER = {"sequential": 1, "processes": 4, "dask": 4, "lithops": 1}
 
 
 @dataclass
@@ -48,7 +44,7 @@ class RunConfig:
     list_file: str | None = None
     executors: list[str] = field(default_factory=lambda: list(EXECUTORS))
     workers: list[int] = field(default_factory=lambda: list(range(1, (os.cpu_count() or 1) + 1)))
-    chunk_sizes: list[int | None] = field(default_factory=lambda: [None])  # None: CHUNKS_PER_WORKER
+    chunk_sizes: list[int | None] = field(default_factory=lambda: [None])  # None: bench.chunking's default
     repeats: int = 1  # interleaved: every case once, then every case again (drift spreads evenly)
     kernels: list[str] = field(default_factory=lambda: ["optimized"])
     exclude: list[dict] = field(default_factory=list)  # cases matching all fields of one entry are dropped
@@ -109,12 +105,6 @@ class RunResult:
 
 def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
-
-
-def chunk_size_for(executor: str, images: int, workers: int, asked: int | None) -> int:
-    if asked is not None:
-        return asked
-    return max(1, math.ceil(images / (workers * CHUNKS_PER_WORKER.get(executor, 4))))
 
 
 def excluded(case: Case, rules: list[dict]) -> bool:

@@ -1,0 +1,92 @@
+"""How much slower is one worker's kernel when N run at once? The machine's own ceiling, no harness.
+
+N spawned processes each run the same images through the kernel (or only dlib's HOG detector, about
+nine tenths of it), released together by a barrier after their models and images are loaded: no
+dispatch, no store, no recording, no cold start inside the clock. The per-image time at N workers
+against one worker bounds the parallel efficiency that any executor can reach on this machine; what an
+executor loses beyond that is its own. On a VM whose vCPUs are hyperthreads, or whose clock drops as
+more cores turn busy, the bound is well under 1.
+
+    python benchmarks/core_contention.py                            # kernel, synthetic faces, 1..cores
+    python benchmarks/core_contention.py --stage detect --workers 1,2,4,8,16 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import statistics
+import time
+
+from pipelines import faces
+from pipelines.datasets import load_dataset
+
+
+def _worker(stage: str, blobs: list[bytes], barrier, results) -> None:
+    if stage == "kernel":
+        faces.shared_aligner()
+        items, work = blobs, faces.process
+    else:  # detect: the images decoded and converted outside the clock, only the detector inside
+        import cv2
+        import dlib
+
+        detector = dlib.get_frontal_face_detector()
+        items = [cv2.cvtColor(faces.decode(b), cv2.COLOR_BGR2RGB) for b in blobs]
+
+        def work(rgb):
+            return detector(rgb, faces.UPSAMPLE)
+
+    work(items[0])  # page in the code and the model
+    barrier.wait()
+    start = time.perf_counter()
+    for item in items:
+        work(item)
+    results.put((time.perf_counter() - start) / len(items))
+
+
+def per_image_s(stage: str, blobs: list[bytes], workers: int) -> list[float]:
+    """Each worker's mean seconds per image, all workers running at once."""
+    ctx = mp.get_context("spawn")
+    barrier, results = ctx.Barrier(workers), ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(stage, blobs, barrier, results)) for _ in range(workers)]
+    for p in procs:
+        p.start()
+    times = [results.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return times
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default="synthetic:48")
+    parser.add_argument("--list", default=None, help="list file, as for facebench run")
+    parser.add_argument("--images", type=int, default=48, help="images each worker runs")
+    parser.add_argument("--stage", choices=("kernel", "detect"), default="kernel")
+    parser.add_argument("--workers", default=None, help="comma-separated (default 1..cores)")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--json", default=None, help="also write the rows here")
+    args = parser.parse_args(argv)
+    dataset = load_dataset(args.dataset, args.list)
+    blobs = [(dataset.root / key).read_bytes() for key in dataset.keys[: args.images]]
+    cores = os.cpu_count() or 1
+    levels = [int(w) for w in args.workers.split(",")] if args.workers else list(range(1, cores + 1))
+    rows, base = [], None
+    print(f"{args.stage}, {len(blobs)} images per worker, {cores} cores, median of {args.repeats} repeats")
+    print(f"{'workers':>7} {'ms/image':>9} {'slowdown':>9} {'efficiency bound':>17}")
+    for workers in levels:
+        runs = [statistics.mean(per_image_s(args.stage, blobs, workers)) for _ in range(args.repeats)]
+        ms = 1000 * statistics.median(runs)
+        base = base or ms
+        rows.append(dict(stage=args.stage, workers=workers, cores=cores, ms_per_image=ms, slowdown=ms / base))
+        print(f"{workers:>7} {ms:>9.2f} {ms / base:>9.3f} {base / ms:>17.3f}", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
