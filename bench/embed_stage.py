@@ -53,6 +53,7 @@ EMBED_TASK_COLUMNS = [
     "t_end",
     "fetch_s",
     "decode_s",
+    "detect_s",
     "landmarks_s",
     "describe_s",
     "embed_s",

@@ -430,9 +430,15 @@ def format_split(split: tp.Split) -> str:
 
 def format_metrics(metrics: dict[str, Any]) -> str:
     test = metrics["test"]
+    heads = metrics.get("heads") or {}
+    if heads:  # embeddings: the head chosen on validation, and what each head scored there
+        tried = ", ".join(f"{name} {h['val_top1']:.2%}" for name, h in heads.items())
+        fitted = f"head {metrics['head']} chosen on validation top-1 ({tried})"
+    else:
+        best = metrics.get("best_epoch")
+        fitted = f"{metrics['epochs_run']} epochs (weights of epoch {best}, lowest val loss)"
     lines = [
-        f"model {metrics['model']}: {metrics['epochs_run']} epochs in {metrics['fit_s']:.1f} s "
-        f"(weights of epoch {metrics.get('best_epoch', metrics['epochs_run'])}, the lowest validation loss)",
+        f"model {metrics['model']}: {fitted}, fitted in {metrics['fit_s']:.1f} s",
         f"held-out test: top-1 {metrics['top1']:.2%}  top-{test['top5_k']} {metrics['top5']:.2%}  "
         f"macro F1 {metrics['macro_f1']:.3f}  ({test['images']} images, {test['identities']} identities; "
         f"train top-1 {metrics['train_top1']:.2%}, val top-1 {metrics['val_top1']:.2%})",

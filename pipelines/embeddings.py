@@ -1,10 +1,17 @@
 """The descriptor kernel: an aligned crop in, dlib's 128-d face descriptor out.
 
-The crops are the face kernel's output (180x180, aligned on openface's template), so no detection is
-needed: dlib's 5-point shape predictor runs on the rectangle of the whole crop, and dlib's ResNet
-(``dlib_face_recognition_resnet_model_v1``, shipped by face-recognition-models) describes the 150x150
-chip it cuts around those points (padding 0.25, no jitter). Deterministic: the same crop bytes give the
-same vector, in any process. Models are loaded once per process, like the face kernel's.
+The crops are the face kernel's output (180x180, aligned on openface's template), which ends at the
+outer landmarks, while the 150x150 chip dlib's ResNet (``dlib_face_recognition_resnet_model_v1``,
+shipped by face-recognition-models) was trained on has 25% more margin around them. So the crop is
+first mirrored outwards by a third of its side (``cv2.BORDER_REFLECT_101``), which fills that margin
+with face-like texture instead of black; dlib's HOG detector finds the face in it, giving the 5-point
+shape predictor the kind of box it was trained on (the crop's own rectangle when it finds none); and
+the ResNet describes the chip cut around those points (padding 0.25, no jitter).
+
+Chosen on the validation split of LFW's identities with at least 10 images (docs/training.md): nearest
+class mean, validation top-1 97.14% with the crop as it is, 97.29% with detection alone, 97.59% with
+the mirrored margin alone, 98.04% with both. Deterministic: the same crop bytes give the same vector,
+in any process. Models are loaded once per process, like the face kernel's.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ DIM = 128
 #: dlib's own defaults for this model: the chip it was trained on.
 CHIP_PADDING = 0.25
 JITTERS = 0  # jittering draws random crops: never, so that a descriptor is a function of its crop
-STAGES = ("decode", "landmarks", "describe")
+MARGIN = 1 / 3  # of the crop's side, mirrored on each side before detection
+UPSAMPLE = 1  # as the face kernel's detector
+STAGES = ("decode", "detect", "landmarks", "describe")
 
 cv2.setNumThreads(1)
 
@@ -38,10 +47,11 @@ class DescriptorResult:
 
 
 class Describer:
-    """The 5-point predictor and the ResNet, loaded once; ``describe`` is the per-crop work."""
+    """The detector, the 5-point predictor and the ResNet, loaded once; ``describe`` is the per-crop work."""
 
     def __init__(self) -> None:
         start = time.perf_counter()
+        self.detector = dlib.get_frontal_face_detector()
         self.predictor = dlib.shape_predictor(
             face_recognition_models.pose_predictor_five_point_model_location()
         )
@@ -53,11 +63,21 @@ class Describer:
         timings = {} if timings is None else timings
         t0 = time.perf_counter()
         height, width = rgb.shape[:2]
-        shape = self.predictor(rgb, dlib.rectangle(0, 0, width - 1, height - 1))
+        pad = round(MARGIN * max(height, width))
+        image = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
+        faces = self.detector(image, UPSAMPLE)
+        box = (
+            max(faces, key=lambda r: r.width() * r.height())
+            if len(faces)
+            else dlib.rectangle(pad, pad, pad + width - 1, pad + height - 1)
+        )
         t1 = time.perf_counter()
-        vector = self.model.compute_face_descriptor(rgb, shape, JITTERS, CHIP_PADDING)
-        timings["landmarks"] = t1 - t0
-        timings["describe"] = time.perf_counter() - t1
+        shape = self.predictor(image, box)
+        t2 = time.perf_counter()
+        vector = self.model.compute_face_descriptor(image, shape, JITTERS, CHIP_PADDING)
+        timings["detect"] = t1 - t0
+        timings["landmarks"] = t2 - t1
+        timings["describe"] = time.perf_counter() - t2
         return np.asarray(vector, dtype=np.float32)
 
 

@@ -198,7 +198,8 @@ class TrainConfig:
 
 
 def build_model(kind: str, n_classes: int, x_train: np.ndarray, image_size: int = CNN_SIZE):
-    """The uncompiled Keras model for ``kind``; the embeddings model adapts its input normalisation."""
+    """The uncompiled Keras model for ``kind`` (for embeddings, the MLP head, which adapts its input
+    normalisation; the prototype head is built from the data by ``prototype_model``)."""
     keras = _keras()
     layers = keras.layers
     if kind == "embeddings":
@@ -227,6 +228,50 @@ def build_model(kind: str, n_classes: int, x_train: np.ndarray, image_size: int 
     raise TrainError(f"unknown model {kind!r}; choose from {', '.join(MODELS)}")
 
 
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def _temperature(cosines: np.ndarray, y: np.ndarray) -> float:
+    """The softmax scale that minimises the log loss of ``scale * cosines`` (golden section on log scale).
+
+    It changes no prediction, only how sure the probabilities are (temperature scaling).
+    """
+
+    def loss(log_scale: float) -> float:
+        z = np.exp(log_scale) * cosines
+        z = z - z.max(axis=1, keepdims=True)
+        return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(y)), y]))
+
+    lo, hi, ratio = 0.0, np.log(200.0), (np.sqrt(5) - 1) / 2
+    for _ in range(40):
+        a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+        lo, hi = (lo, b) if loss(a) < loss(b) else (a, hi)
+    return float(np.exp((lo + hi) / 2))
+
+
+def prototype_model(x_train: np.ndarray, y_train: np.ndarray, n_classes: int, x_val: np.ndarray, y_val):
+    """A cosine nearest-class-mean classifier as a Keras model: L2-normalise, then one dense layer whose
+    weights are imprinted (each identity's mean unit descriptor over the training split, normalised)
+    and scaled by a temperature fitted on the validation split; softmax.
+
+    dlib's descriptors are trained so that one person's photos lie close together: with some 20 photos
+    an identity, their mean is a better class model than weights learned by gradient descent, which
+    overfit (docs/training.md has the validation figures). Returns the model and its temperature.
+    """
+    keras = _keras()
+    layers = keras.layers
+    means = np.stack([_unit(x_train)[y_train == c].mean(axis=0) for c in range(n_classes)])
+    prototypes = _unit(means)
+    scale = _temperature(_unit(x_val) @ prototypes.T, np.asarray(y_val, int)) if len(x_val) else 1.0
+    inputs = keras.Input((embeddings.DIM,), name="descriptor")
+    x = layers.UnitNormalization(name="l2")(inputs)
+    logits = layers.Dense(n_classes, use_bias=False, trainable=False, name="prototypes")(x)
+    model = keras.Model(inputs, layers.Softmax(name="identity")(logits), name="prototype_classifier")
+    model.get_layer("prototypes").set_weights([(scale * prototypes.T).astype(np.float32)])
+    return model, scale
+
+
 @dataclass
 class Trained:
     model: Any  # keras.Model
@@ -237,6 +282,8 @@ class Trained:
     epochs_run: int
     fit_s: float
     best_epoch: int = 0  # 1-based: the epoch whose weights were kept (lowest validation loss)
+    head: str = ""  # embeddings: the head chosen on the validation split, "prototypes" or "mlp"
+    heads: dict[str, dict[str, float]] = field(default_factory=dict)  # every head tried: val_top1, ...
 
 
 def fit(
@@ -257,6 +304,33 @@ def _fit(x_train, y_train, x_val, y_val, classes, config: TrainConfig, verbose: 
     settings = config.resolved()
     keras = _keras()
     keras.utils.set_random_seed(settings["seed"])
+    t0 = time.perf_counter()
+    trained = _fit_sgd(x_train, y_train, x_val, y_val, classes, settings, verbose)
+    if settings["model"] != "embeddings":
+        trained.fit_s = time.perf_counter() - t0
+        return trained
+    # Two heads on the descriptors, the one with the better validation top-1 kept (ties: prototypes).
+    model, scale = prototype_model(x_train, y_train, len(classes), x_val, y_val)
+    heads = {
+        "mlp": {"val_top1": _top1(trained.model, x_val, y_val), "epochs_run": trained.epochs_run},
+        "prototypes": {"val_top1": _top1(model, x_val, y_val), "temperature": scale},
+    }
+    trained.heads = heads
+    trained.head = "prototypes" if heads["prototypes"]["val_top1"] >= heads["mlp"]["val_top1"] else "mlp"
+    if trained.head == "prototypes":  # no epochs: the MLP's stay under heads["mlp"]
+        heads["mlp"]["history"] = trained.history
+        trained.model, trained.history, trained.epochs_run, trained.best_epoch = model, {}, 0, 0
+    trained.fit_s = time.perf_counter() - t0
+    return trained
+
+
+def _top1(model, x: np.ndarray, y: np.ndarray) -> float:
+    return float((predict_proba(model, x).argmax(axis=1) == np.asarray(y)).mean()) if len(x) else 0.0
+
+
+def _fit_sgd(x_train, y_train, x_val, y_val, classes, settings: dict[str, Any], verbose: int) -> Trained:
+    """Adam, early stopping on the validation loss, best weights kept."""
+    keras = _keras()
     model = build_model(settings["model"], len(classes), x_train, settings["image_size"])
     model.compile(
         optimizer=keras.optimizers.Adam(settings["learning_rate"]),
@@ -282,7 +356,8 @@ def _fit(x_train, y_train, x_val, y_val, classes, config: TrainConfig, verbose: 
     hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     epochs = len(hist.get("loss", []))
     best = stop.best_epoch + 1 if stop.best_weights is not None else epochs
-    return Trained(model, settings["model"], tuple(classes), settings, hist, epochs, fit_s, best)
+    kind = settings["model"]
+    return Trained(model, kind, tuple(classes), settings, hist, epochs, fit_s, best, head=kind)
 
 
 def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
@@ -509,6 +584,8 @@ def train_and_evaluate(
         "epochs_run": trained.epochs_run,
         "best_epoch": trained.best_epoch,
         "fit_s": trained.fit_s,
+        "head": trained.head,
+        "heads": trained.heads,
         "config": trained.config,
         "history": trained.history,  # per epoch: loss, accuracy, val_loss, val_accuracy
     }
