@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 
 import cv2
 import dlib
-import face_recognition_models
 import numpy as np
+
+from pipelines.models import DESCRIPTOR, LANDMARKS_5, model_path
 
 DIM = 128
 #: dlib's own defaults for this model: the chip it was trained on.
@@ -52,10 +53,8 @@ class Describer:
     def __init__(self) -> None:
         start = time.perf_counter()
         self.detector = dlib.get_frontal_face_detector()
-        self.predictor = dlib.shape_predictor(
-            face_recognition_models.pose_predictor_five_point_model_location()
-        )
-        self.model = dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())
+        self.predictor = dlib.shape_predictor(model_path(LANDMARKS_5))
+        self.model = dlib.face_recognition_model_v1(model_path(DESCRIPTOR))
         self.load_s = time.perf_counter() - start
 
     def describe(self, rgb: np.ndarray, timings: dict[str, float] | None = None) -> np.ndarray:

@@ -20,9 +20,10 @@ from io import BytesIO
 
 import cv2
 import dlib
-import face_recognition_models
 import numpy as np
 from PIL import Image
+
+from pipelines.models import LANDMARKS_68, model_path
 
 IMG_DIM = 180
 LANDMARK_INDICES = (39, 42, 57)
@@ -131,7 +132,7 @@ class Aligner:
     def __init__(self) -> None:
         start = time.perf_counter()
         self.detector = dlib.get_frontal_face_detector()
-        self.predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+        self.predictor = dlib.shape_predictor(model_path(LANDMARKS_68))
         self.load_s = time.perf_counter() - start
 
     def align(self, image: np.ndarray, timings: dict[str, float]) -> tuple[FaceResult, np.ndarray | None]:
