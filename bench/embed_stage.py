@@ -28,7 +28,7 @@ from bench import records
 from bench.chunking import chunk_size_for
 from bench.executors import executor_class
 from bench.storage import Store
-from bench.task import Chunk, _rss_mb, failed_record
+from bench.task import Chunk, _rss_mb, failed_record, gather_chunks
 from pipelines import embeddings
 
 _NO_VECTOR = {"descriptor_sha256": "", "vector": None}
@@ -152,23 +152,12 @@ def run_embed_stage(
     keys = sorted(set(keys))
     size = chunk_size_for(executor, len(keys), workers, chunk_size)
     stage_id = f"{executor}-w{workers}-c{size}"
-    gathered: list[dict] = []
     with executor_class(executor)(workers, **(options or {})) as pool:
-        t0_wall, t0 = time.time(), time.perf_counter()
-        chunks = [
-            Chunk(i, tuple(keys[s : s + size]), t0_wall) for i, s in enumerate(range(0, len(keys), size))
-        ]
         fn = partial(embed_chunk, ctx=EmbedContext(crops))
         with tqdm(
             total=len(keys), desc=f"embed {stage_id}", unit="crop", disable=not progress, leave=False
         ) as bar:
-            for i, result in pool.map_unordered(fn, chunks):
-                if isinstance(result, BaseException):
-                    reason = f"chunk failed: {type(result).__name__}: {result}"
-                    result = [failed_record(k, i, t0_wall, reason, **_NO_VECTOR) for k in chunks[i].keys]
-                gathered.extend(result)
-                bar.update(len(chunks[i].keys))
-        wall_s = time.perf_counter() - t0
+            gathered, t0_wall, wall_s = gather_chunks(pool.map_unordered, fn, keys, size, _NO_VECTOR, bar)
         backend = pool.backend
     by_key: dict[str, dict] = {}
     for rec in gathered:

@@ -27,7 +27,7 @@ from bench.errors import UserError
 from bench.executors import EXECUTORS, Executor, executor_class
 from bench.staging import RunStorage
 from bench.storage import LocalStore, Store
-from bench.task import CaseContext, Chunk, failed_record, run_chunk, unload_models
+from bench.task import CaseContext, Chunk, failed_record, gather_chunks, run_chunk, unload_models
 from pipelines.datasets import Dataset, DatasetError, load_dataset
 from pipelines.faces import KERNELS
 
@@ -269,19 +269,7 @@ class Run:
             disable=not self.config.progress,
             leave=False,
         )
-        t0_wall, t0 = time.time(), time.perf_counter()
-        chunks = [
-            Chunk(i, keys[s : s + case.chunk_size], t0_wall)
-            for i, s in enumerate(range(0, len(keys), case.chunk_size))
-        ]
-        gathered: list[dict] = []
-        for i, result in dispatch.map(fn, chunks):
-            if isinstance(result, BaseException):
-                reason = f"chunk failed: {type(result).__name__}: {result}"
-                result = [failed_record(k, i, t0_wall, reason, **_NO_OUTPUT) for k in chunks[i].keys]
-            gathered.extend(result)
-            bar.update(len(chunks[i].keys))
-        wall_s = time.perf_counter() - t0
+        gathered, t0_wall, wall_s = gather_chunks(dispatch.map, fn, keys, case.chunk_size, _NO_OUTPUT, bar)
         bar.close()
         scratch = isinstance(outputs, LocalStore) and outputs.root.parent.name == "scratch"
         if scratch and not self.config.keep_outputs:

@@ -1,6 +1,8 @@
 """The one function every executor runs: a chunk of image keys through the kernel, store to store.
 
 It runs inside the worker, so it measures there: fetch, the kernel's stages, put, and who did the work.
+The client's side of a chunk is here too: cutting keys into chunks, gathering their records, and the
+record of a key whose chunk never came back; the descriptor stage shares both.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import os
 import resource
 import socket
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bench import faults, retry
 from bench.storage import Store
@@ -139,3 +143,31 @@ def failed_record(key: str, chunk_id: int, t_submit: float, reason: str, **field
         "key": key, "chunk_id": chunk_id, "status": "error", "error": reason, "t_submit": t_submit,
         "t_start": now, "t_end": now, "cold_start": False, "model_load_s": 0.0, "bytes_in": 0, **fields,
     }  # fmt: skip
+
+
+def gather_chunks(
+    map_fn: Callable[[Callable, Sequence[Chunk]], Iterable[tuple[int, Any]]],
+    fn: Callable[[Chunk], list[dict]],
+    keys: Sequence[str],
+    chunk_size: int,
+    blank: dict,
+    progress: Any = None,
+) -> tuple[list[dict], float, float]:
+    """Every key's records from ``map_fn(fn, chunks)``, timed: ``(records, t0_wall, wall_s)``.
+
+    The clock runs from cutting the chunks (each stamped with its submit time) to the last result. A
+    chunk that comes back as an exception gives each of its keys a failed record with the reason;
+    ``blank`` holds the stage's empty columns. ``progress`` (a tqdm bar) is advanced per chunk.
+    """
+    t0_wall, t0 = time.time(), time.perf_counter()
+    starts = range(0, len(keys), chunk_size)
+    chunks = [Chunk(i, tuple(keys[s : s + chunk_size]), t0_wall) for i, s in enumerate(starts)]
+    gathered: list[dict] = []
+    for i, result in map_fn(fn, chunks):
+        if isinstance(result, BaseException):
+            reason = f"chunk failed: {type(result).__name__}: {result}"
+            result = [failed_record(k, i, t0_wall, reason, **blank) for k in chunks[i].keys]
+        gathered.extend(result)
+        if progress is not None:
+            progress.update(len(chunks[i].keys))
+    return gathered, t0_wall, time.perf_counter() - t0
