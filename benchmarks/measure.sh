@@ -34,4 +34,18 @@ step "the scaling model's error and the claim (issue 4), on the reference run an
 REF=$(tail -n 1 "$OUT/seed.log"); NAIVE=$(tail -n 1 "$OUT/naive.log")
 facebench project --run "$REF" --validate | tee "$OUT/validate.log"
 facebench claim --run "$REF" --run "$NAIVE" | tee "$OUT/claim.log"
+step "the descriptor variants, scored on ge10's validation split (issue 6; about 25 minutes)"
+python benchmarks/descriptor_variants.py "$GE10" | tee "$OUT/descriptor-variants.log"
+
+step "where the CPU time goes: py-spy over the seed subset (issue 7; pip install py-spy)"
+OUT="$OUT/profile" benchmarks/profile.sh processes 2
+
+step "the machine's own bound: the bare kernel at 1 and 2 workers (issue 7)"
+python benchmarks/core_contention.py --dataset "$DATA/lfw" --list "$SEED" --images 96 --workers 1,2 --repeats 3 \
+  | tee "$OUT/contention.log"
+
+# Past two cores (results/scaling-16core/), on a machine with 16 cores:
+#   facebench run --suite suites/scaling.toml --no-train
+#   python benchmarks/core_contention.py --stage detect --dataset ../shared/data/lfw \
+#     --list ../shared/data/lfw-meta/seed-subset.txt --workers 1,2,4,8,12,16
 step done
