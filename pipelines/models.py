@@ -1,8 +1,8 @@
 """Where dlib's model files are: the face-recognition-models package, found without importing it.
 
-Its ``__init__`` imports ``pkg_resources`` to build the paths, which costs about 0.16 s in every fresh
-process (a profile of the seed subset put it at a third of a spawned worker's import time; on Lithops
-and serverless every call is a fresh process). The files sit in the package's ``models/`` folder.
+Its ``__init__`` imports ``pkg_resources`` only to build the paths, and a py-spy profile of the seed
+subset (``benchmarks/profile.sh``) put that at a third of a spawned worker's import time; on Lithops and
+serverless every call is a fresh process and pays it. The files sit in the package's ``models/`` folder.
 """
 
 from __future__ import annotations
