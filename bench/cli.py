@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from bench.errors import UserError
-from bench.executors import EXECUTORS
+from bench.executors import BUILTIN
 
 
 def _int_list(text: str) -> list[int]:
@@ -31,9 +31,78 @@ def _name_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+# One grammar: the same flag means the same thing in every command, and takes a list wherever a list
+# makes sense. Runs are positional everywhere (a run folder, a report folder, a folder of runs meaning
+# the newest, or a run id under results/runs); --run and --executor still work, with a note.
+
+
+class _Deprecated(argparse.Action):
+    """An old spelling: stores into the new destination and says so once, on stderr."""
+
+    def __init__(self, option_strings, dest, new: str, append: bool = False, **kwargs):
+        self.new, self.append = new, append
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"facebench: note: {option_string} is deprecated; use {self.new}", file=sys.stderr)
+        if self.append:
+            values = [*(getattr(namespace, self.dest, None) or []), values]
+        setattr(namespace, self.dest, values)
+
+
+def add_executors(parser: argparse.ArgumentParser, help_: str, one: bool = False) -> None:
+    names = ",".join(BUILTIN)
+    parser.add_argument(
+        "--executors",
+        type=_name_list,
+        help=f"{help_}: comma-separated, from {names}, package.module:Class or an installed entry point"
+        + ("; exactly one" if one else ""),
+    )
+    parser.add_argument(
+        "--executor",
+        dest="executors",
+        type=_name_list,
+        action=_Deprecated,
+        new="--executors",
+        help=argparse.SUPPRESS,
+    )
+
+
+def add_runs(parser: argparse.ArgumentParser, help_: str) -> None:
+    parser.add_argument("runs", nargs="*", metavar="RUN", help=help_)
+    parser.add_argument(
+        "--run",
+        dest="old_runs",
+        action=_Deprecated,
+        new="a positional RUN",
+        append=True,
+        help=argparse.SUPPRESS,
+    )
+
+
+def add_pricing(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--price-book", help="TOML price book to use instead of the packaged one")
+    parser.add_argument(
+        "--machine",
+        help="price local cases as this price-book machine (default: the one with this many vCPUs)",
+    )
+    parser.add_argument(
+        "--price-per-hour", type=float, metavar="USD", help="price local cases at this hourly price instead"
+    )
+
+
+def _one(values: list | None, flag: str):
+    """The single value of a list-valued option where the command takes one."""
+    if not values:
+        return None
+    if len(values) != 1:
+        raise UserError(f"{flag} takes one value here, got {len(values)}")
+    return values[0]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench import resume
-    from bench.runner import Run, RunConfig
+    from bench.run import resume
+    from bench.run.runner import Run, RunConfig
 
     log = lambda line: print(line, flush=True)  # noqa: E731
     if args.resume:
@@ -42,7 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             args, resume.execute(run) if run is not None else resume.finished(args.resume), log
         )
     if args.suite:
-        from bench.suites import load_suite
+        from bench.run.suites import load_suite
 
         configs = load_suite(args.suite, out=args.out)
         for config in configs:
@@ -51,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = RunConfig(
             dataset=args.dataset,
             list_file=args.list,
-            executors=args.executors or list(EXECUTORS),
+            executors=args.executors or list(BUILTIN),
             kernels=args.kernel,
             chunk_sizes=args.chunk_size,
             repeats=args.repeats,
@@ -61,6 +130,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             lithops_config=args.lithops_config,
             keep_outputs=args.keep_outputs,
             price_book=args.price_book,
+            machine=args.machine,
+            price_per_hour=args.price_per_hour,
             store=args.store,
             endpoint=args.endpoint,
             progress=not args.no_progress,
@@ -76,7 +147,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _finish_run(args: argparse.Namespace, result, log) -> int:
     """Summary, statuses, the short training, and the run folder printed last."""
-    from bench.runner import summary_table
+    from bench.run.runner import summary_table
 
     print()
     print(summary_table(result.runs).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
@@ -86,7 +157,7 @@ def _finish_run(args: argparse.Namespace, result, log) -> int:
         bad = result.runs.loc[~result.runs["identical"].astype(bool), "case_id"].unique()
         print(f"outputs differ from the sequential reference in: {', '.join(bad)}", file=sys.stderr)
     if result.ok:  # a short training on the best verified output (by default when synthetic)
-        from bench.training import after_run
+        from bench.train.harness import after_run
 
         after_run(result.run_dir, args.train, sorted(set(result.runs["workers"])), log)
     print(result.run_dir)
@@ -94,8 +165,8 @@ def _finish_run(args: argparse.Namespace, result, log) -> int:
 
 
 def cmd_data_stage(args: argparse.Namespace) -> int:
-    from bench.staging import EMBEDDED, stage_dataset
-    from bench.storage import open_store
+    from bench.stores import open_store
+    from bench.stores.staging import EMBEDDED, stage_dataset
     from pipelines.datasets import DatasetError, load_dataset
 
     if args.store.startswith(EMBEDDED):
@@ -113,7 +184,7 @@ def cmd_data_stage(args: argparse.Namespace) -> int:
 
 
 def cmd_data_fetch(args: argparse.Namespace) -> int:
-    from bench.staging import fetch_archive
+    from bench.stores.staging import fetch_archive
 
     folder = fetch_archive(args.source, args.to, args.sha256, progress=not args.no_progress)
     print(folder)
@@ -121,7 +192,7 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_s3_serve(args: argparse.Namespace) -> int:
-    from bench import s3server
+    from bench.stores import embedded as s3server
 
     buckets = args.bucket or [s3server.DEFAULT_BUCKET]
 
@@ -141,17 +212,20 @@ def cmd_s3_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bench.report import write_report
+    from bench.report.page import write_report
 
-    index = write_report(args.run, args.out, case_id=args.case, repeat=args.repeat, embed=args.embed)
+    run = _one(args.runs, "RUN")
+    index = write_report(run, args.out, case_id=args.case, repeat=args.repeat, embed=args.embed)
     print(index)
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from bench.compare import compare
+    from bench.analysis.compare import compare
 
-    return compare(args.base, args.new, threshold=args.threshold)
+    if len(args.runs) != 2:
+        raise UserError(f"compare takes two runs, BASE and NEW; got {len(args.runs)}")
+    return compare(args.runs[0], args.runs[1], threshold=args.threshold)
 
 
 def cmd_project(args: argparse.Namespace) -> int:
@@ -160,10 +234,12 @@ def cmd_project(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from bench import costs
-    from bench import model as scaling
+    from bench import tables
+    from bench.analysis import model as scaling
+    from bench.analysis import pricing as costs
+    from bench.executors import display_order, traits_of
 
-    run_dir = scaling.find_run(args.run)
+    run_dir = tables.resolve_run(_one(args.runs, "RUN"))
     tasks, runs, manifest = scaling.read_run(run_dir)
     if args.validate:
         table = scaling.validate(tasks, runs, manifest)
@@ -183,35 +259,51 @@ def cmd_project(args: argparse.Namespace) -> int:
     if args.platform not in scaling.PLATFORMS:
         raise UserError(f"--platform takes one of {', '.join(scaling.PLATFORMS)}")
     serverless = args.platform != "local"
-    measured = [e for e in scaling.LOCAL_EXECUTORS if e in set(runs["executor"])]
-    executors = [args.executor] if args.executor else (["lithops"] if serverless else measured)
+    recorded = manifest.get("executors") or {}
+    measured = display_order(set(runs["executor"]))
+    per_call = [e for e in measured if traits_of(e, recorded).fresh_process_per_call]
+    executors = args.executors or (per_call if serverless else measured)
     for name in executors:
-        if name not in scaling.LOCAL_EXECUTORS or (serverless and name != "lithops"):
-            allowed = "lithops" if serverless else ", ".join(scaling.LOCAL_EXECUTORS)
-            raise UserError(f"--executor {name} cannot run on {args.platform}; choose {allowed}")
-    kernels = [args.kernel] if args.kernel else sorted(set(tasks["kernel"]))
+        if name not in measured:
+            raise UserError(
+                f"--executors {name}: the run has no {name} case to fit (it has {', '.join(measured)})"
+            )
+        if serverless and not traits_of(name, recorded).fresh_process_per_call:
+            raise UserError(
+                f"--executors {name} cannot run on {args.platform}: a serverless platform runs a fresh "
+                f"process per call; choose from {', '.join(per_call) or 'none in this run'}"
+            )
+    kernels = args.kernel or sorted(set(tasks["kernel"]))
     if min(args.workers) < 1 or (args.images is not None and args.images < 1):
         raise UserError("--workers and --images take positive integers")
-    if args.chunk_size is not None and args.chunk_size < 1:
-        raise UserError("--chunk-size must be at least 1")
+    if any(c is not None and c < 1 for c in args.chunk_size):
+        raise UserError("--chunk-size takes positive integers or 'auto'")
     try:
         book = costs.load_price_book(args.price_book)
         platform = scaling.platform_limits(book, args.platform, args.memory_mb)
         model = scaling.fit(tasks, runs, manifest)
+        if args.machine or args.price_per_hour is not None:
+            model.machine = costs.choose_machine(book, name=args.machine, per_hour=args.price_per_hour)
         for kernel in kernels:
             model.dist(kernel)
     except (OSError, KeyError, ValueError) as exc:
         raise UserError(str(exc).strip("'\"")) from None
     images = args.images or int(manifest.get("dataset", {}).get("images") or len(tasks["key"].unique()))
-    table = scaling.project(
-        model,
-        executors=executors,
-        workers=args.workers,
-        images=images,
-        kernels=kernels,
-        platform=platform,
-        chunk_size=args.chunk_size,
-        book=book,
+    table = pd.concat(
+        [
+            scaling.project(
+                model,
+                executors=executors,
+                workers=args.workers,
+                images=images,
+                kernels=kernels,
+                platform=platform,
+                chunk_size=chunk,
+                book=book,
+            )
+            for chunk in args.chunk_size
+        ],
+        ignore_index=True,
     )
     path = scaling.store_projection(run_dir, table)
     if args.json:
@@ -231,11 +323,11 @@ def cmd_claim(args: argparse.Namespace) -> int:
     """The pattern's 'up to 50x', measured and projected, split into kernel waste x parallelism."""
     import json
 
-    from bench import claim
-    from bench import model as scaling
+    from bench.analysis import claim
+    from bench.analysis import model as scaling
 
     result = claim.build_claim(
-        args.run, platform=args.platform, memory_mb=args.memory_mb, price_book=args.price_book
+        args.runs or None, platform=args.platform, memory_mb=args.memory_mb, price_book=args.price_book
     )
     csv_path, json_path = claim.store_claim(result)
     if args.json:
@@ -247,12 +339,12 @@ def cmd_claim(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from bench import training
+    from bench.train import harness as training
 
     if args.predict:
         if args.crops:
             raise UserError("--predict uses a trained model: give --run (default the newest) or --out")
-        prediction = training.predict(args.predict, run=args.run, model_dir=args.out)
+        prediction = training.predict(args.predict, run=_one(args.runs, "RUN"), model_dir=args.out)
         print(f"{prediction.name}  probability {prediction.probability:.3f}")
         for name, p in prediction.top[1:]:
             print(f"  next: {name} {p:.3f}")
@@ -263,15 +355,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_identities=args.max_identities,
         epochs=args.epochs,
         seed=args.seed,
-        executor=args.executor,
-        workers=args.workers,
-        chunk_size=args.chunk_size,
+        executor=_one(args.executors, "--executors"),
+        workers=_one(args.workers, "--workers"),
+        chunk_size=_one(args.chunk_size, "--chunk-size"),
         case_id=args.case,
         pairs=args.pairs,
         out=args.out,
         progress=not args.no_progress,
     )
-    result = training.train(args.run, args.crops, options, log=lambda line: print(line, flush=True))
+    if args.runs and args.crops:
+        raise UserError("give a RUN or --crops, not both")
+    result = training.train(
+        _one(args.runs, "RUN"), args.crops, options, log=lambda line: print(line, flush=True)
+    )
     print(training.format_metrics(result.metrics))
     print(result.train_dir)
     return 0
@@ -279,18 +375,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def add_train_parser(sub) -> None:
     train = sub.add_parser("train", help="train a face-identification model on a run's best verified output")
-    source = train.add_mutually_exclusive_group()
-    source.add_argument("--run", help="a run folder or run id (default: the newest under results/runs)")
-    source.add_argument("--crops", help="a folder of aligned crops in LFW layout, instead of a run")
+    add_runs(train, "a run (default: the newest under results/runs)")
+    train.add_argument("--crops", help="a folder of aligned crops in LFW layout, instead of a run")
     train.add_argument("--case", help="train on this case's output (must be identical; default the fastest)")
     train.add_argument("--min-images", type=int, default=10, help="identities with at least this many crops")
     train.add_argument("--max-identities", type=int, help="only the N identities with the most crops")
     train.add_argument("--model", default="embeddings", choices=["embeddings", "cnn"])
     train.add_argument("--epochs", type=int, help="upper bound on epochs (early stopping; default per model)")
     train.add_argument("--seed", type=int, default=0, help="split and training seed (default 0)")
-    train.add_argument("--executor", choices=list(EXECUTORS), help="descriptor stage (default processes)")
-    train.add_argument("--workers", type=int, help="descriptor stage workers (default: every core)")
-    train.add_argument("--chunk-size", type=int, help="crops per descriptor task (default: per executor)")
+    add_executors(train, "the descriptor stage's executor (default processes)", one=True)
+    train.add_argument("--workers", type=_int_list, help="descriptor stage workers (default: every core)")
+    train.add_argument(
+        "--chunk-size", type=_int_list, help="crops per descriptor task (default: per executor)"
+    )
     train.add_argument("--pairs", help="LFW pairs.txt for verification (default: beside the dataset; none)")
     train.add_argument("--out", help="training folder (default RUN/train, or CROPS-train)")
     train.add_argument("--predict", metavar="IMAGE", help="name the person in IMAGE with the trained model")
@@ -305,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the kernel under every executor and record the tables")
     run.add_argument("--dataset", default="synthetic", help="synthetic[:N] or an LFW-layout folder")
     run.add_argument("--list", help="file of image paths relative to the dataset folder, one per line")
-    run.add_argument("--executors", type=_name_list, help=f"comma-separated, from {','.join(EXECUTORS)}")
+    add_executors(run, "executors to run (default: the four built in)")
     run.add_argument("--workers", type=_int_list, help="comma-separated worker counts (default 1..cores)")
     run.add_argument(
         "--chunk-size",
@@ -319,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--kernel",
         type=_name_list,
         default=["optimized"],
-        help="optimized (default), naive, or both: optimized,naive",
+        help="comma-separated: optimized (default), naive, or both: optimized,naive",
     )
     run.add_argument("--no-warmup", action="store_true", help="skip the unrecorded warm-up case per executor")
     run.add_argument("--out", default="results/runs", help="folder that receives the run folder")
@@ -328,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--keep-outputs", action="store_true", help="keep every case's crops, not only the reference's"
     )
-    run.add_argument("--price-book", help="TOML price book to use instead of the packaged one")
+    add_pricing(run)
     run.add_argument(
         "--store",
         help="where inputs are read and crops written: s3://bucket/prefix (staged first), a folder, or "
@@ -370,13 +467,13 @@ def build_parser() -> argparse.ArgumentParser:
     s3 = sub.add_parser("s3", help="an S3-compatible endpoint on loopback (moto), for offline runs")
     s3_sub = s3.add_subparsers(dest="s3_command", required=True)
     serve = s3_sub.add_parser("serve", help="serve S3 on 127.0.0.1 until Ctrl-C")
-    from bench.s3server import add_serve_arguments
+    from bench.stores.embedded import add_serve_arguments
 
     add_serve_arguments(serve)
     serve.set_defaults(func=cmd_s3_serve)
 
     report = sub.add_parser("report", help="a run's figures and captions as one HTML page (PNG + SVG)")
-    report.add_argument("run", help="a run folder, or a folder of runs (the newest is used)")
+    add_runs(report, "a run folder, a folder of runs (the newest), or a run id (default: the newest run)")
     report.add_argument("--out", help="folder that receives index.html and the figures (default RUN/report)")
     report.add_argument(
         "--case", help="case_id shown in the timeline (default: most workers, first parallel)"
@@ -388,8 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare = sub.add_parser(
         "compare", help="per case wall time of NEW against BASE, with a noise-aware verdict"
     )
-    compare.add_argument("base", help="the run compared against (a run folder or a folder of runs)")
-    compare.add_argument("new", help="the run under test")
+    add_runs(compare, "BASE, the run compared against, then NEW, the run under test")
     compare.add_argument(
         "--threshold", type=float, default=0.10, help="slowdown tolerated, as a fraction (default 0.10)"
     )
@@ -397,9 +493,11 @@ def build_parser() -> argparse.ArgumentParser:
     project = sub.add_parser(
         "project", help="calibrated scaling model: project a run to N workers, or validate"
     )
-    project.add_argument("--run", required=True, help="a run folder (or a run id under results/runs)")
-    project.add_argument(
-        "--executor", help="one executor (default: the run's; lithops on a serverless platform)"
+    add_runs(project, "the run to fit on (default: the newest run)")
+    add_executors(
+        project,
+        "executors to project (default: the run's; on a serverless platform, those with "
+        "a fresh process per call)",
     )
     project.add_argument(
         "--workers", type=_int_list, default=[1, 2, 4, 8, 16, 64, 256, 1000], help="comma-separated"
@@ -408,10 +506,15 @@ def build_parser() -> argparse.ArgumentParser:
     project.add_argument(
         "--platform", default="local", help="local, aws_lambda, ibm_cloud_functions, ibm_code_engine"
     )
-    project.add_argument("--chunk-size", type=int, help="images per call (default: as facebench run chooses)")
-    project.add_argument("--kernel", help="optimized or naive (default: the run's)")
+    project.add_argument(
+        "--chunk-size",
+        type=_chunk_list,
+        default=[None],
+        help="images per call, comma-separated; 'auto' (default) as facebench run chooses",
+    )
+    project.add_argument("--kernel", type=_name_list, help="comma-separated kernels (default: the run's)")
     project.add_argument("--memory-mb", type=float, help="function memory (default: one full vCPU's worth)")
-    project.add_argument("--price-book", help="TOML price book to use instead of the packaged one")
+    add_pricing(project)
     project.add_argument(
         "--validate", action="store_true", help="predicted vs measured, fit and scored apart"
     )
@@ -419,11 +522,10 @@ def build_parser() -> argparse.ArgumentParser:
     project.set_defaults(func=cmd_project)
 
     claim = sub.add_parser("claim", help="the pattern's 'up to 50x' on the seed subset, explained")
-    claim.add_argument(
-        "--run",
-        action="append",
-        help="a run with the optimized kernel and one with the naive kernel (give --run twice; "
-        "a missing kernel is taken from the newest run beside the first on the same dataset)",
+    add_runs(
+        claim,
+        "a run with the optimized kernel and one with the naive kernel (a missing kernel is taken from "
+        "the newest run beside the first on the same dataset)",
     )
     claim.add_argument("--platform", default="ibm_cloud_functions", help="serverless platform projected")
     claim.add_argument("--memory-mb", type=float, help="function memory (default: one full vCPU's worth)")
@@ -436,7 +538,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from bench.resume import install_signal_handlers
+    if getattr(args, "old_runs", None):  # --run, before positional runs: merged in the order given
+        args.runs = [*args.old_runs, *args.runs]
+    from bench.run.resume import install_signal_handlers
 
     install_signal_handlers()  # SIGTERM ends a run as Ctrl-C does
     try:

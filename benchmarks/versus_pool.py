@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import pool_baseline  # noqa: E402
 
-from bench.runner import Run, RunConfig  # noqa: E402
+from bench.run.runner import Run, RunConfig  # noqa: E402
 from pipelines.datasets import load_dataset  # noqa: E402
 
 

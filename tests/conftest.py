@@ -117,7 +117,7 @@ TEST_BUCKET = "fb-test"
 @pytest.fixture(scope="session")
 def s3_endpoint() -> str:
     """An embedded S3 endpoint (moto on loopback, in a child process) for the whole session."""
-    from bench.s3server import DEFAULT_BUCKET, EmbeddedS3
+    from bench.stores.embedded import DEFAULT_BUCKET, EmbeddedS3
 
     with EmbeddedS3(buckets=(DEFAULT_BUCKET, TEST_BUCKET)) as server:
         yield server.endpoint
@@ -153,7 +153,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     8 synthetic images; sequential, and processes at 1 and 2 workers; 2 repeats. Treat it as read-only:
     a test that alters a table works on a copy (``copy_run``).
     """
-    from bench.runner import Run, RunConfig
+    from bench.run.runner import Run, RunConfig
 
     config = RunConfig(
         dataset="synthetic:8",

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from conftest import copy_run
 
-from bench import compare
+from bench.analysis import compare
+from bench.analysis.compare import Side, verdict
 from bench.cli import main
-from bench.compare import Side, verdict
 
 
 def altered(small_run, to, change) -> str:

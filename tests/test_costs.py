@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.costs import (
+from bench.analysis.pricing import (
     DEFAULT_MACHINE,
     PACKAGED_BOOK,
     PriceBook,
     billed_duration,
+    choose_machine,
     cost_of_case,
     load_price_book,
     machine_cost,
@@ -25,6 +26,7 @@ from bench.costs import (
     serverless_cost,
     storage_cost,
 )
+from bench.executors import Billing
 
 
 @pytest.fixture(scope="module")
@@ -287,60 +289,94 @@ CASE = dict(workers=4, wall_s=35.0, durations_s=[12.34] * 100, store="s3", gets=
 
 def test_local_executors_are_priced_as_the_machine_for_the_wall_time(book: PriceBook) -> None:
     # A case is a slice of a running machine: no per-start minimum (35 s would otherwise bill 60 s).
-    expected = machine_cost(book, DEFAULT_MACHINE, 35.0, apply_minimum=False) + storage_cost(
-        book, "s3", 1584, 1584
-    )
+    # Every built-in local executor declares machine billing, and so does one that declares nothing.
+    from bench.executors import executor_class
+
+    two = choose_machine(book, vcpus=2)
+    expected = 0.085 * 35 / 3600 + storage_cost(book, "s3", 1584, 1584)
     for executor, backend in [
         ("sequential", "none"),
-        ("processes", "none"),
-        ("dask", "local"),
+        ("processes", "spawn"),
+        ("dask", "LocalCluster"),
         ("lithops", "localhost"),
     ]:
-        cost, model = cost_of_case(book, executor=executor, backend=backend, **CASE)
+        billing = executor_class(executor).billing_for(backend)
+        cost, model = cost_of_case(book, billing=billing, machine=two, **CASE)
         assert cost == pytest.approx(expected), executor
-        assert model.startswith(f"{DEFAULT_MACHINE} $0.085/h x wall time"), model
+        assert model.startswith("c5.large $0.085/h x wall time"), model
         assert model.endswith("+ s3 requests; pricebook 2026-11"), model
-    cost, model = cost_of_case(
-        book, executor="dask", backend="cluster", machine="m5.2xlarge", machines=3, **CASE
-    )
+    big = choose_machine(book, name="m5.2xlarge")
+    cost, model = cost_of_case(book, billing=Billing(), machine=big, machines=3, **CASE)
     assert cost == pytest.approx(3 * 0.384 * 35 / 3600 + storage_cost(book, "s3", 1584, 1584))
     assert model.startswith("3 x m5.2xlarge")
 
 
+def test_a_local_case_is_priced_as_the_machine_that_ran_it(book: PriceBook) -> None:
+    # Same vCPU count where the book has one; the nearest larger, named as such, where not.
+    sixteen = choose_machine(book, vcpus=16)
+    assert (sixteen.name, sixteen.per_hour, sixteen.reason) == ("c5.4xlarge", 0.68, "same vCPU count")
+    twelve = choose_machine(book, vcpus=12)
+    assert twelve.name == "c5.4xlarge" and twelve.reason.startswith("nearest larger")
+    two = choose_machine(book, vcpus=2)
+    assert two.name == "c5.large"
+    # the same wall time on the 16-vCPU machine costs 8x the 2-vCPU one's
+    local = {**CASE, "store": "local"}
+    c16, m16 = cost_of_case(book, billing=Billing(), machine=sixteen, **local)
+    c2, _ = cost_of_case(book, billing=Billing(), machine=two, **local)
+    assert c16 == pytest.approx(8 * c2) and "c5.4xlarge" in m16 and "same vCPU count" in m16
+    assert choose_machine(book, name="m5.large").reason == "--machine"
+    custom = choose_machine(book, per_hour=1.5)
+    assert (custom.per_hour, custom.reason) == (1.5, "--price-per-hour")
+    with pytest.raises(ValueError, match="no machine 'nope'"):
+        choose_machine(book, name="nope")
+    with pytest.raises(ValueError, match="no machine with 1000 or more vCPUs"):
+        choose_machine(book, vcpus=1000)
+
+
 def test_serverless_cases_are_billed_per_invocation(book: PriceBook) -> None:
+    from bench.executors.lithops import LithopsExecutor
+
+    def lithops(backend: str) -> Billing:
+        return LithopsExecutor.billing_for(backend)
+
     store = storage_cost(book, "s3", 1584, 1584)
-    cost, model = cost_of_case(book, executor="lithops", backend="aws_lambda", **CASE)
+    cost, model = cost_of_case(book, billing=lithops("aws_lambda"), **CASE)
     assert cost == pytest.approx(serverless_cost(book, "aws_lambda", 2.0, [12.34] * 100) + store)
     assert "aws_lambda x86 2GB" in model and "1 ms" in model and "pricebook 2026-11" in model
 
-    cost, model = cost_of_case(book, executor="lithops", backend="aws_lambda", arch="arm", **CASE)
+    cost, model = cost_of_case(book, billing=lithops("aws_lambda"), arch="arm", **CASE)
     assert cost == pytest.approx(serverless_cost(book, "aws_lambda", 2.0, [12.34] * 100, arch="arm") + store)
     assert "arm" in model
 
-    cost, model = cost_of_case(book, executor="lithops", backend="ibm_cf", memory_gb=1.0, **CASE)
+    cost, model = cost_of_case(book, billing=lithops("ibm_cf"), memory_gb=1.0, **CASE)
     assert cost == pytest.approx(100 * 12.4 * 1.0 * 0.000017 + store)
     assert "ibm_cloud_functions" in model and "100 ms" in model
 
     # Code Engine job runs take no HTTP requests, so no request fee.
-    cost, model = cost_of_case(book, executor="lithops", backend="code_engine", **CASE)
+    cost, model = cost_of_case(book, billing=lithops("code_engine"), **CASE)
     assert cost == pytest.approx(100 * 13 * (0.5 * 0.00003431 + 2.0 * 0.00000356) + store)
     assert "0.5vCPU 2GB" in model and "no request fee" in model
 
 
 def test_cost_of_case_edges(book: PriceBook) -> None:
-    cost, model = cost_of_case(book, executor="lithops", backend="k8s", **CASE)
+    from bench.executors.dask import DaskExecutor
+    from bench.executors.lithops import LithopsExecutor
+
+    cost, model = cost_of_case(book, billing=LithopsExecutor.billing_for("k8s"), **CASE)
     assert math.isnan(cost)
-    assert model.startswith("unpriced:") and "k8s" in model and "pricebook 2026-11" in model
+    assert model.startswith("unpriced:") and "pricebook 2026-11" in model
     # A platform named explicitly prices a backend the mapping does not know.
-    cost, _ = cost_of_case(
-        book, executor="lithops", backend="openwhisk", platform="ibm_cloud_functions", **CASE
-    )
+    cost, _ = cost_of_case(book, billing=Billing("serverless", "ibm_cloud_functions"), **CASE)
     assert cost > 0
-    with pytest.raises(ValueError, match="unknown executor 'spark'"):
-        cost_of_case(book, executor="spark", backend="", **CASE)
+    # A remote Dask cluster's machines are unknown: unpriced unless the user names them.
+    remote = DaskExecutor.billing_for("tcp://10.0.0.5:8786")
+    cost, model = cost_of_case(book, billing=remote, machine=choose_machine(book, vcpus=2), **CASE)
+    assert math.isnan(cost) and "remote" in model
+    cost, _ = cost_of_case(book, billing=remote, machine=choose_machine(book, name="c5.xlarge"), **CASE)
+    assert cost == pytest.approx(0.17 * 35 / 3600 + storage_cost(book, "s3", 1584, 1584))
     local = {**CASE, "store": "local"}
-    cost, model = cost_of_case(book, executor="sequential", backend="", **local)
-    assert cost == pytest.approx(machine_cost(book, DEFAULT_MACHINE, 35.0, apply_minimum=False))
+    cost, model = cost_of_case(book, billing=Billing(), machine=choose_machine(book, vcpus=2), **local)
+    assert cost == pytest.approx(0.085 * 35 / 3600)
     assert "requests" not in model
 
 
@@ -349,7 +385,8 @@ def test_cost_model_names_a_user_books_version(tmp_path: Path) -> None:
     path = tmp_path / "mine.toml"
     path.write_text(text.replace("per_hour = { value = 0.085,", "per_hour = { value = 0.17,"))
     mine = load_price_book(path)
-    cost, model = cost_of_case(mine, executor="sequential", backend="", **{**CASE, "store": "local"})
+    machine = choose_machine(mine, name="c5.large")
+    cost, model = cost_of_case(mine, billing=Billing(), machine=machine, **{**CASE, "store": "local"})
     assert model.endswith("pricebook my-quote-2027")
     assert cost == pytest.approx(0.17 * 35 / 3600)
 

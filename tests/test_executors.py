@@ -10,8 +10,8 @@ from conftest import EXECUTORS
 
 from bench.errors import UserError
 from bench.executors import executor_class
-from bench.storage import LocalStore
-from bench.task import CaseContext, Chunk, run_chunk
+from bench.run.task import CaseContext, Chunk, run_chunk
+from bench.stores.local import LocalStore
 
 
 def _fail_on_odd(x: int) -> int:

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import claim, costs
-from bench import model as scaling
+from bench.analysis import claim
+from bench.analysis import model as scaling
+from bench.analysis import pricing as costs
 from bench.cli import main
 
 # --- the simulator ------------------------------------------------------------------------------------

@@ -25,11 +25,13 @@ import pytest
 from conftest import EXECUTORS
 from corpus import EXPECTED, build, face, two_faces
 
-from bench import faults, records, retry
+from bench import tables
 from bench.errors import UserError
-from bench.runner import Run, RunConfig, output_digest
-from bench.storage import LocalStore
-from bench.task import CaseContext, Chunk, run_chunk
+from bench.run import faults
+from bench.run.runner import Run, RunConfig, output_digest
+from bench.run.task import CaseContext, Chunk, run_chunk
+from bench.stores import retry
+from bench.stores.local import LocalStore
 from pipelines import faces
 from pipelines.datasets import load_dataset
 
@@ -322,14 +324,14 @@ def test_an_interrupted_run_resumes_to_the_same_tables(sig, folder8, keys, tmp_p
         assert "Traceback" not in stderr
     else:
         assert client.returncode == -signal.SIGKILL
-    tasks, runs, manifest = records.read_run(run_dir)  # whole files: written atomically
+    tasks, runs, manifest = tables.read_run(run_dir)  # whole files: written atomically
     assert list(runs["case_id"]) == ["sequential-optimized-w1-c2"] and len(tasks) == N
     assert manifest["ended_at"] is None
 
     out = facebench("run", "--resume", str(run_dir), "--no-progress")
     assert out.returncode == 0, out.stderr
     assert "resuming run" in out.stdout and "2 to run" in out.stdout
-    tasks, runs, manifest = records.read_run(run_dir)
+    tasks, runs, manifest = tables.read_run(run_dir)
     assert list(runs["case_id"]) == [
         "sequential-optimized-w1-c2",
         "processes-optimized-w1-c2",
@@ -385,7 +387,7 @@ class FaultyS3:
         from moto.moto_server.werkzeug_app import MotoRequestHandler
         from werkzeug.serving import make_server
 
-        from bench import s3server
+        from bench.stores import embedded as s3server
 
         self.app, self.every, self.requests, self.failed = s3server.make_app(), 0, 0, 0
         self.lock = threading.Lock()
@@ -425,8 +427,8 @@ def faulty_s3():
 @pytest.fixture
 def s3_dataset(faulty_s3, monkeypatch, keys):
     """synthetic:8 staged to the faulty endpoint under a fresh prefix, with planted credentials."""
-    from bench.staging import stage_dataset
-    from bench.storage import open_store
+    from bench.stores import open_store
+    from bench.stores.staging import stage_dataset
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFACEBENCHTEST")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
@@ -452,8 +454,8 @@ def test_a_flaky_store_costs_retries_not_images(faulty_s3, s3_dataset, keys, tmp
 
 
 def test_a_store_that_stays_down_fails_the_run_with_one_message(faulty_s3, s3_dataset, tmp_path, monkeypatch):
-    from bench import storage
-    from bench.storage import CosStore
+    from bench.stores import s3 as storage
+    from bench.stores.s3 import CosStore
 
     real = CosStore._make_client
     monkeypatch.setattr(storage, "_CLIENTS", {})  # no client cached with more attempts
@@ -501,10 +503,10 @@ def test_no_secret_reaches_a_file_or_the_output(faulty_s3, s3_dataset, tmp_path)
         written += [p for p in lithops_tmp.rglob("*") if p.is_file() and p.stat().st_mtime >= start - 1]
     assert any(p.name == "manifest.json" for p in written)
     leaked = [p for p in written if SECRET.encode() in p.read_bytes()]
-    tasks, _, manifest = records.read_run(the_run_dir(tmp_path / "runs"))
+    tasks, _, manifest = tables.read_run(the_run_dir(tmp_path / "runs"))
     assert (tasks["status"] == "ok").all() and manifest["store"]["kind"] == "s3"
     assert [str(p) for p in leaked] == []  # Lithops' cleaner requests included (clean_jobs_now)
-    from bench import s3server
+    from bench.stores import embedded as s3server
 
     listing = s3server.client(faulty_s3.endpoint).list_objects_v2(Bucket="facebench", Prefix="lithops.jobs/")
     assert [o["Key"] for o in listing.get("Contents", [])] == []  # Lithops cleaned up all the same
@@ -533,7 +535,7 @@ def test_bad_configuration_is_one_line(options, message, tmp_path):
 
 
 def test_an_unusable_suite_file_is_one_line(tmp_path):
-    suites = pytest.importorskip("bench.suites")
+    suites = pytest.importorskip("bench.run.suites")
     (tmp_path / "bad.toml").write_text("executors = [\n")
     for path, message in [(tmp_path, "cannot read the suite file"), (tmp_path / "none.toml", "cannot read"),
                           (tmp_path / "bad.toml", "not valid TOML")]:  # fmt: skip

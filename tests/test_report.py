@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 from conftest import copy_run
 
-from bench import plots
+from bench import tables
 from bench.cli import main
 from bench.errors import UserError
-from bench.report import write_report
+from bench.report import figures as plots
+from bench.report.page import write_report
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def labels(ax) -> list[str]:
 def says_what_was_measured(caption: str, data: plots.RunData) -> None:
     """Every present figure's caption names the machine and the repeats, and one line is one line."""
     assert "\n" not in caption
-    assert plots.machine(data.manifest) in caption
+    assert tables.machine_label(data.manifest) in caption
     assert "2 repeats" in caption
 
 
@@ -104,7 +105,7 @@ def test_stages_stack_to_the_offered_worker_time_with_dispatch_and_cold_start(da
     assert set(legend) == set(parts)
     assert len(ax.patches) == len(parts) * len(table)
     assert "dispatch overhead" in caption and "cold start" in caption
-    assert plots.machine(data.manifest) in caption and "2 repeats" in caption
+    assert tables.machine_label(data.manifest) in caption and "2 repeats" in caption
 
 
 def test_timeline_has_one_row_per_worker_and_one_bar_per_image(data):
@@ -120,7 +121,7 @@ def test_timeline_has_one_row_per_worker_and_one_bar_per_image(data):
         legend = [t.get_text() for t in ax.get_legend().get_texts()]
         assert ("cold start (model load)" if colour_by == "stage" else "cold start") in legend
         assert f"({sel['worker'].nunique()} seen)" in caption and f"({len(sel)})" in caption
-        assert plots.machine(data.manifest) in caption and "2 repeats" in caption
+        assert tables.machine_label(data.manifest) in caption and "2 repeats" in caption
     with pytest.raises(UserError):
         plots.timeline(data.tasks, data.runs, data.manifest, case_id="no-such-case")
 
@@ -132,7 +133,9 @@ def test_service_time_has_one_ecdf_per_executor(data):
     for line in ax.get_lines():
         y = line.get_ydata()
         assert y[0] == 0 and y[-1] == pytest.approx(1.0) and np.all(np.diff(y) >= 0)
-    assert "median/p95" in caption and plots.machine(data.manifest) in caption and "2 repeats" in caption
+    assert (
+        "median/p95" in caption and tables.machine_label(data.manifest) in caption and "2 repeats" in caption
+    )
 
 
 def test_cost_says_when_it_is_absent_and_draws_the_pareto_front_when_present(data):

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from conftest import EXECUTORS, ROOT
 
-from bench import records
+from bench import tables
 from bench.errors import UserError
-from bench.runner import Run, RunConfig, output_digest, summary_table
+from bench.run.runner import Run, RunConfig, output_digest, summary_table
 
 CHECK_RUN = ROOT.parent / "shared" / "checks" / "check_run.py"
 
@@ -30,10 +30,10 @@ def full_run(tmp_path_factory, synthetic_small):
 
 
 def test_tables_keep_the_schema(full_run):
-    tasks, runs, manifest = records.read_run(full_run.run_dir)
-    assert list(tasks.columns[: len(records.TASK_COLUMNS)]) == records.TASK_COLUMNS
-    assert list(runs.columns[: len(records.RUN_COLUMNS)]) == records.RUN_COLUMNS
-    assert set(tasks["status"]) <= set(records.STATUSES)
+    tasks, runs, manifest = tables.read_run(full_run.run_dir)
+    assert list(tasks.columns[: len(tables.TASK_COLUMNS)]) == tables.TASK_COLUMNS
+    assert list(runs.columns[: len(tables.RUN_COLUMNS)]) == tables.RUN_COLUMNS
+    assert set(tasks["status"]) <= set(tables.STATUSES)
     assert manifest["environment"]["cpu_count"] >= 1 and manifest["ended_at"]
     assert manifest["dataset"]["images"] == 16
 
@@ -98,7 +98,7 @@ def test_a_differing_case_is_not_identical(full_run, monkeypatch):
         ),
         log=lambda _: None,
     )
-    import bench.runner as runner
+    import bench.run.runner as runner
 
     real = runner.run_chunk
 

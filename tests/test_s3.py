@@ -21,11 +21,13 @@ import pandas as pd
 import pytest
 from conftest import CREDENTIAL_VARS, EXECUTORS, TEST_BUCKET, free_port
 
-from bench import records, s3server
+from bench import tables
 from bench.cli import main
 from bench.errors import UserError
-from bench.runner import Run, RunConfig
-from bench.storage import CosStore, open_store
+from bench.run.runner import Run, RunConfig
+from bench.stores import embedded as s3server
+from bench.stores import open_store
+from bench.stores.s3 import CosStore
 
 DATASET = "synthetic:12"
 PREFIX = "synth12"
@@ -65,7 +67,7 @@ def s3_run(tmp_path_factory, s3_endpoint):
 
 
 def test_outputs_identical_to_a_local_folder_run(s3_run):
-    tasks, runs, _ = records.read_run(s3_run["run_dir"])
+    tasks, runs, _ = tables.read_run(s3_run["run_dir"])
     local = s3_run["local"].tasks.set_index("key")[["status", "output_sha256"]].sort_index()
     assert tasks["case_id"].nunique() == 7 and set(tasks["executor"]) == set(EXECUTORS)
     for case_id, case in tasks.groupby("case_id"):
@@ -84,7 +86,7 @@ def test_outputs_identical_to_a_local_folder_run(s3_run):
 
 
 def test_every_object_accounted_for(s3_run, s3_endpoint):
-    tasks, _, manifest = records.read_run(s3_run["run_dir"])
+    tasks, _, manifest = tables.read_run(s3_run["run_dir"])
     run_id = manifest["run_id"]
     outputs = manifest["store"]["outputs"]
     assert len(outputs) == 7
@@ -110,7 +112,7 @@ def test_every_object_accounted_for(s3_run, s3_endpoint):
 
 
 def test_fetch_and_put_are_measured_in_the_worker(s3_run):
-    tasks, runs, _ = records.read_run(s3_run["run_dir"])
+    tasks, runs, _ = tables.read_run(s3_run["run_dir"])
     ok = tasks[tasks["status"] == "ok"]
     assert (ok["fetch_s"] > 0).all() and (ok["put_s"] > 0).all()
     assert (ok["bytes_in"] > 0).all() and (ok["bytes_out"] > 0).all()
@@ -120,7 +122,7 @@ def test_fetch_and_put_are_measured_in_the_worker(s3_run):
 
 
 def test_manifest_records_the_endpoint_and_no_secret(s3_run, s3_endpoint):
-    _, _, manifest = records.read_run(s3_run["run_dir"])
+    _, _, manifest = tables.read_run(s3_run["run_dir"])
     store = manifest["store"]
     assert store["endpoint"] == s3_endpoint and manifest["config"]["endpoint"] == s3_endpoint
     assert (
@@ -181,7 +183,7 @@ def test_embedded_store_starts_stages_records_latency_and_stops(tmp_path, no_cre
     result = run.execute()
     assert result.ok
     store = result.run_dir / "manifest.json"
-    manifest = records.read_run(result.run_dir)[2]["store"]
+    manifest = tables.read_run(result.run_dir)[2]["store"]
     assert manifest["latency_ms"] == 30 and manifest["latency_emulated"] and manifest["embedded"]
     assert manifest["endpoint"].startswith("http://127.0.0.1:")
     assert store.is_file()

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from conftest import TEST_BUCKET
 
-from bench import s3server, staging
 from bench.cli import main
 from bench.errors import UserError
-from bench.staging import ARCHIVES, fetch_archive, parse_embedded, stage_dataset
-from bench.storage import LocalStore, open_store
+from bench.stores import embedded as s3server
+from bench.stores import open_store, staging
+from bench.stores.local import LocalStore
+from bench.stores.staging import ARCHIVES, fetch_archive, parse_embedded, stage_dataset
 from pipelines.datasets import folder_dataset, load_dataset
 
 

@@ -8,17 +8,11 @@ import pytest
 
 from bench.errors import UserError
 from bench.executors.lithops import LithopsExecutor, storage_config
-from bench.storage import (
-    CosStore,
-    Credentials,
-    LocalStore,
-    endpoint_kind,
-    open_store,
-    read_credentials_file,
-    region_for,
-    resolve_credentials,
-    validate_key,
-)
+from bench.stores import open_store
+from bench.stores.base import validate_key
+from bench.stores.credentials import Credentials, read_credentials_file, resolve_credentials
+from bench.stores.local import LocalStore
+from bench.stores.s3 import CosStore, endpoint_kind, region_for
 
 BAD_KEYS = ["../escape.jpg", "a/../../b.jpg", "/etc/passwd", "a//b.jpg", "a/./b.jpg", "a\\b.jpg", "", ".."]
 IBM = "https://s3.us-south.cloud-object-storage.appdomain.cloud"

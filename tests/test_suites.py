@@ -8,8 +8,8 @@ import pytest
 from conftest import ROOT
 
 from bench.errors import UserError
-from bench.runner import Case, Run, RunConfig, excluded
-from bench.suites import load_suite
+from bench.run.runner import Case, Run, RunConfig, excluded
+from bench.run.suites import load_suite
 
 
 def test_shipped_suites_parse():

@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import training
 from bench.cli import main
-from bench.embed_stage import run_embed_stage, store_stage
 from bench.errors import UserError
-from bench.runner import Run, RunConfig
-from bench.storage import LocalStore
+from bench.run.runner import Run, RunConfig
+from bench.stores.local import LocalStore
+from bench.train import harness as training
+from bench.train.descriptors import run_embed_stage, store_stage
 from pipelines import synthetic
 from pipelines import train as tp
 

@@ -10,11 +10,11 @@ worker up to 3 times, silently) and the harness's retries come on top of it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from bench.errors import UserError
-from bench.executors.base import Executor
+from bench.executors.base import Billing, Executor
 
 #: Worker deaths a LocalCluster's scheduler absorbs before it fails a task (KilledWorker).
 ALLOWED_FAILURES = 0
@@ -33,9 +33,17 @@ class DaskExecutor(Executor):
         self._client = None
         self._targets: list[str] | None = None
 
+    @classmethod
+    def from_settings(cls, workers: int, settings: Mapping[str, Any]) -> DaskExecutor:
+        return cls(workers, scheduler=settings.get("dask_scheduler"))
+
     @property
     def backend(self) -> str:
         return self.scheduler or "LocalCluster"
+
+    @classmethod
+    def billing_for(cls, backend: str) -> Billing:
+        return Billing() if backend == "LocalCluster" else Billing("remote")
 
     def preflight(self) -> None:
         if self.scheduler is not None:

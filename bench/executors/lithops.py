@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
-from bench.executors.base import Executor
+from bench.executors.base import Billing, Executor
 
 # Status polling at Lithops' default 2 s would add up to 2 s to every case; the background cleaner
 # would compete with the next case for CPU. Both are set here on purpose; cleanup runs after timing.
@@ -66,7 +66,7 @@ def storage_config(store: Any) -> tuple[str, dict] | None:
     None where the store is not an object store, or where ``minio``/``aws_s3`` would need HMAC keys
     and only an IAM API key is there.
     """
-    from bench.storage import CosStore, endpoint_kind
+    from bench.stores.s3 import CosStore, endpoint_kind
 
     if not isinstance(store, CosStore):
         return None
@@ -92,9 +92,37 @@ def storage_config(store: Any) -> tuple[str, dict] | None:
     return backend, section
 
 
+#: Lithops compute backends and how each is billed. Code Engine runs Lithops functions as job runs,
+#: which receive no HTTP requests, so its request fee does not apply.
+BACKEND_BILLING: dict[str, Billing] = {
+    "localhost": Billing(),
+    "aws_lambda": Billing("serverless", "aws_lambda"),
+    "ibm_cf": Billing("serverless", "ibm_cloud_functions"),
+    "code_engine": Billing("serverless", "ibm_code_engine", bills_requests=False),
+}
+
+
 class LithopsExecutor(Executor):
     name = "lithops"
+    # A call starts a fresh process that loads the models again: one call per worker keeps cold
+    # starts to one per slot, and a warm start is impossible.
+    chunks_per_worker = 1
+    fresh_process_per_call = True
+    can_start_warm = False
     isolates_failures = True  # every call runs in a process of its own: a death takes only its chunk
+
+    @classmethod
+    def from_settings(cls, workers: int, settings: Mapping[str, Any]) -> LithopsExecutor:
+        store = settings.get("store")
+        return cls(
+            workers,
+            config_file=settings.get("lithops_config"),
+            store=store if store is not None and store.kind == "s3" else None,
+        )
+
+    @classmethod
+    def billing_for(cls, backend: str) -> Billing:
+        return BACKEND_BILLING.get(backend, Billing("unpriced"))
 
     def __init__(self, workers: int, config_file: str | Path | None = None, store: Any = None) -> None:
         super().__init__(workers)

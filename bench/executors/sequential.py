@@ -11,6 +11,7 @@ from bench.executors.base import Executor
 class SequentialExecutor(Executor):
     name = "sequential"
     in_process = True
+    chunks_per_worker = 1
 
     def __init__(self, workers: int = 1) -> None:
         if workers != 1:

@@ -26,18 +26,15 @@ import seaborn as sns
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
-from bench import chunking, records
+from bench import tables
+from bench.analysis import pattern
+from bench.analysis.statistics import case_summary
 from bench.errors import UserError
+from bench.executors import BUILTIN, REFERENCE, chunking
 
 # The pattern's own figures (its companion article): the 1,584-image bucket took about 2,200 s on a
 # single computer and about 35 s on IBM Cloud Functions; the pattern says "up to 50 times faster".
-PATTERN_IMAGES = 1584
-PATTERN_SINGLE_S = 2200.0
-PATTERN_SERVERLESS_S = 35.0
-PATTERN_CLAIM_X = 50.0
 
-EXECUTOR_ORDER = ["sequential", "processes", "dask", "lithops"]
-REFERENCE = "sequential"
 
 # In-worker stages in the order they happen inside one image's service time.
 STAGES = [
@@ -87,32 +84,11 @@ class RunData:
     training: dict | None = None  # train/metrics.json, written by `facebench train`
 
 
-def _is_run(path: Path) -> bool:
-    return all((path / name).is_file() for name in ("tasks.parquet", "runs.parquet", "manifest.json"))
-
-
-def resolve_run(path: str | Path) -> Path:
-    """A run folder, or a folder of run folders (then its newest run: run ids sort by time)."""
-    folder = Path(path)
-    if not folder.exists():
-        raise UserError(f"no run folder at {folder}")
-    if _is_run(folder):
-        return folder
-    if folder.is_dir():
-        runs = sorted(p for p in folder.iterdir() if p.is_dir() and _is_run(p))
-        if runs:
-            return runs[-1]
-    raise UserError(
-        f"{folder} is not a run folder (expected tasks.parquet, runs.parquet and manifest.json in it "
-        "or in one of its subfolders)"
-    )
-
-
 def load_run(path: str | Path) -> RunData:
     """Read a run folder (or the newest run under a folder of runs) for the figures."""
-    run = resolve_run(path)
+    run = tables.resolve_run(path)
     try:
-        tasks, runs, manifest = records.read_run(run)
+        tasks, runs, manifest = tables.read_run(run)
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read the run in {run}: {exc}") from None
     projection = None
@@ -126,17 +102,6 @@ def load_run(path: str | Path) -> RunData:
 
 # ---------------------------------------------------------------------------------------------------
 # Shared pieces of captions and summaries
-
-
-def machine(manifest: dict) -> str:
-    """The machine a run was measured on, as a caption names it."""
-    env = manifest.get("environment") or {}
-    cpu = env.get("cpu_model") or "an unrecorded CPU"
-    cores = env.get("cpu_count")
-    memory = env.get("memory_gb")
-    parts = [f"{cores} logical CPUs" if cores else None, f"{memory:g} GB" if memory else None]
-    detail = ", ".join(p for p in parts if p)
-    return f"{cpu} ({detail})" if detail else cpu
 
 
 def _cores(manifest: dict) -> int | None:
@@ -160,7 +125,7 @@ def describe(data: RunData) -> str:
     return (
         f"run {data.manifest.get('run_id', data.path.name)}: {_dataset(data.manifest, runs)}; "
         f"{runs['case_id'].nunique()} cases, {_repeats(case_summary(runs))}; "
-        f"measured on {machine(data.manifest)}"
+        f"measured on {tables.machine_label(data.manifest)}"
     )
 
 
@@ -171,56 +136,16 @@ def _range_text(counts: pd.Series, noun: str) -> str:
 
 
 def _order_key(executor: str) -> int:
-    return EXECUTOR_ORDER.index(executor) if executor in EXECUTOR_ORDER else len(EXECUTOR_ORDER)
+    return list(BUILTIN).index(executor) if executor in BUILTIN else len(BUILTIN)
 
 
 def _colours(executors) -> dict[str, tuple]:
     """The same colour for an executor in every figure."""
     palette = sns.color_palette("colorblind", 10)
-    known = {name: palette[i] for i, name in enumerate(EXECUTOR_ORDER)}
-    extra = [e for e in executors if e not in known]
-    known.update({e: palette[(len(EXECUTOR_ORDER) + i) % 10] for i, e in enumerate(extra)})
+    known = {name: palette[i] for i, name in enumerate(BUILTIN)}
+    extra = sorted(e for e in executors if e not in known)
+    known.update({e: palette[(len(BUILTIN) + i) % 10] for i, e in enumerate(extra)})
     return known
-
-
-def case_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per case: medians over repeats with their min and max, in executor and worker order.
-
-    A case's speedup is the ratio of medians, the median sequential wall time of the same kernel over
-    the case's median wall time (so the sequential case itself is exactly 1); its whiskers divide the
-    same reference by the case's slowest and fastest repeats. Without a sequential case the speedup the
-    runner recorded is summarised instead.
-    """
-    grouped = runs.groupby("case_id", sort=False)
-    table = grouped.agg(
-        executor=("executor", "first"),
-        workers=("workers", "first"),
-        chunk_size=("chunk_size", "first"),
-        kernel=("kernel", "first"),
-        images=("images", "max"),
-        repeats=("repeat", "count"),
-        wall_s=("wall_s", "median"),
-        wall_min=("wall_s", "min"),
-        wall_max=("wall_s", "max"),
-        speedup=("speedup", "median"),
-        speedup_min=("speedup", "min"),
-        speedup_max=("speedup", "max"),
-        images_per_s=("images_per_s", "median"),
-        cost_usd=("cost_usd", "median"),
-        identical=("identical", "all"),
-    ).reset_index()
-    ref = runs[runs["executor"] == REFERENCE].groupby("kernel")["wall_s"].median()
-    base = table["kernel"].map(ref)
-    has = base.notna()
-    table.loc[has, "speedup"] = base[has] / table.loc[has, "wall_s"]
-    table.loc[has, "speedup_min"] = base[has] / table.loc[has, "wall_max"]
-    table.loc[has, "speedup_max"] = base[has] / table.loc[has, "wall_min"]
-    for column in ("", "_min", "_max"):
-        table[f"efficiency{column}"] = table[f"speedup{column}"] / table["workers"]
-    table["spread"] = (table["wall_max"] - table["wall_min"]) / table["wall_s"]
-    table["order"] = table["executor"].map(_order_key)
-    table = table.sort_values(["order", "executor", "workers", "chunk_size"], kind="stable")
-    return table.drop(columns="order").reset_index(drop=True)
 
 
 def _repeats(summary: pd.DataFrame) -> str:
@@ -336,7 +261,7 @@ def _against_workers(runs: pd.DataFrame, manifest: dict, metric: str) -> Plot:
         f"{what} ({ref_text}) against workers, one line per executor ({executors}); "
         f"{_repeats(summary)}, bars min-max, {_spread(summary)}; best parallel case {best[metric]:.2f} "
         f"({best['case_id']}); dashed: ideal, dotted: the machine's {cores or '?'} cores; "
-        f"{_dataset(manifest, runs)}; measured on {machine(manifest)}."
+        f"{_dataset(manifest, runs)}; measured on {tables.machine_label(manifest)}."
     )
     ax.set_title(what + " by workers", loc="left")
     return Plot(fig, caption)
@@ -391,7 +316,8 @@ def throughput(runs: pd.DataFrame, manifest: dict) -> Plot:
     caption = (
         f"Throughput (images per wall-clock second) per case, executor x workers (w) x images per task "
         f"(c); {_repeats(summary)}, whiskers min-max, {_spread(summary)}; best {best['images_per_s']:.1f} "
-        f"images/s ({best['case_id']}); {_dataset(manifest, runs)}; measured on {machine(manifest)}."
+        f"images/s ({best['case_id']}); {_dataset(manifest, runs)}; "
+        f"measured on {tables.machine_label(manifest)}."
     )
     return Plot(fig, caption)
 
@@ -479,7 +405,7 @@ def stages(tasks: pd.DataFrame, runs: pd.DataFrame, manifest: dict) -> Plot:
         f"idle slots); mean of {reps} repeat{'s' if reps != 1 else ''}, bar heights vary by up to "
         f"{spread:.0%} between repeats; detect is {detect_share:.0%} of in-worker time; dispatch "
         f"overhead is largest in {worst['case_id']} ({worst[DISPATCH] / worst['total']:.0%}); "
-        f"{_dataset(manifest, runs)}; measured on {machine(manifest)}."
+        f"{_dataset(manifest, runs)}; measured on {tables.machine_label(manifest)}."
     )
     return Plot(fig, caption)
 
@@ -580,7 +506,7 @@ def timeline(
         f"Timeline of {case_id}, repeat {repeat} (wall {this_wall:.2f} s; {over}): one row per worker "
         f"({len(rows)} seen), one bar per image ({len(sel)}), {colour_text}; {cold_n} cold "
         f"start{'s' if cold_n != 1 else ''} paid {load:.2f} s of model loading; first image started "
-        f"{queue:.2f} s after submission; measured on {machine(manifest)}."
+        f"{queue:.2f} s after submission; measured on {tables.machine_label(manifest)}."
     )
     return Plot(fig, caption)
 
@@ -648,7 +574,7 @@ def service_time(tasks: pd.DataFrame, manifest: dict) -> Plot:
     caption = (
         f"ECDF of per-image service time measured inside the worker (cold starts included), one line per "
         f"executor over its {case_text} and {rep_text} each; median/p95 per executor: "
-        f"{', '.join(quoted)}; {_dataset(manifest, tasks)}; measured on {machine(manifest)}."
+        f"{', '.join(quoted)}; {_dataset(manifest, tasks)}; measured on {tables.machine_label(manifest)}."
     )
     return Plot(fig, caption)
 
@@ -708,7 +634,8 @@ def cost(runs: pd.DataFrame, manifest: dict) -> Plot:
     caption = (
         f"Cost (USD, {model_text}) against wall time per case, {_repeats(summary)}, whiskers min-max "
         f"of wall time, {_spread(summary)}; Pareto-optimal (no case both faster and cheaper): "
-        f"{', '.join(front['case_id'])}; {_dataset(manifest, runs)}; measured on {machine(manifest)}."
+        f"{', '.join(front['case_id'])}; {_dataset(manifest, runs)}; "
+        f"measured on {tables.machine_label(manifest)}."
     )
     return Plot(fig, caption)
 
@@ -723,7 +650,7 @@ def _projection_images(projection: pd.DataFrame, images: int | None) -> int:
         if images not in sizes:
             raise UserError(f"the projection has no curve for {images} images; it has {sizes}")
         return images
-    return min(sizes, key=lambda n: (abs(math.log(n / PATTERN_IMAGES)), n))
+    return min(sizes, key=lambda n: (abs(math.log(n / pattern.IMAGES)), n))
 
 
 def _variant(values: dict) -> str:
@@ -741,7 +668,7 @@ def _variant(values: dict) -> str:
 
 def _times_faster(seconds):
     """Speedup over the pattern's single computer; its own inverse (2,200 s / x)."""
-    return PATTERN_SINGLE_S / np.clip(np.asarray(seconds, dtype=float), 1e-9, None)
+    return pattern.SINGLE_COMPUTER_S / np.clip(np.asarray(seconds, dtype=float), 1e-9, None)
 
 
 @_styled
@@ -797,11 +724,12 @@ def projection(
                 label=f"{name} (measured)",
             )
     marks = [
-        (PATTERN_SINGLE_S, f"pattern: single computer, {PATTERN_SINGLE_S:,.0f} s", "-."),
-        (PATTERN_SERVERLESS_S, f"pattern: Cloud Functions, {PATTERN_SERVERLESS_S:.0f} s", ":"),
+        (pattern.SINGLE_COMPUTER_S, f"pattern: single computer, {pattern.SINGLE_COMPUTER_S:,.0f} s", "-."),
+        (pattern.SERVERLESS_S, f"pattern: Cloud Functions, {pattern.SERVERLESS_S:.0f} s", ":"),
         (
-            PATTERN_SINGLE_S / PATTERN_CLAIM_X,
-            f'"up to 50x": {PATTERN_SINGLE_S:,.0f} s / 50 = {PATTERN_SINGLE_S / PATTERN_CLAIM_X:.0f} s',
+            pattern.SINGLE_COMPUTER_S / pattern.CLAIM_X,
+            f'"up to 50x": {pattern.SINGLE_COMPUTER_S:,.0f} s / 50 = '
+            f"{pattern.SINGLE_COMPUTER_S / pattern.CLAIM_X:.0f} s",
             "--",
         ),
     ]
@@ -812,12 +740,12 @@ def projection(
     ax.set_xlabel("concurrent workers (functions)")
     ax.set_ylabel(f"wall time for {n:,} images (s)")
     right = ax.secondary_yaxis("right", functions=(_times_faster, _times_faster))
-    right.set_ylabel(f"speedup over the pattern's {PATTERN_SINGLE_S:,.0f} s")
+    right.set_ylabel(f"speedup over the pattern's {pattern.SINGLE_COMPUTER_S:,.0f} s")
     ax.set_title(f"Projected scaling for {n:,} images against the pattern's claim", loc="left")
     ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.15, 1))
     reach = []
     for label, group in curves:
-        hit = group[group["predicted_wall_s"] <= PATTERN_SERVERLESS_S]
+        hit = group[group["predicted_wall_s"] <= pattern.SERVERLESS_S]
         if len(hit):
             reach.append(
                 f"{label.replace(' (projected)', '')} reaches 35 s at {int(hit['workers'].min())} workers"
@@ -832,9 +760,11 @@ def projection(
     caption = (
         f"Projected wall time for {n:,} images against concurrent workers (scaling model, "
         f"projection.parquet), one line per projected executor, with this run's {measured} over it; "
-        f"marked: the pattern's {PATTERN_SINGLE_S:,.0f} s single computer, {PATTERN_SERVERLESS_S:.0f} s on "
-        f'Cloud Functions ({PATTERN_SINGLE_S / PATTERN_SERVERLESS_S:.0f}x) and its "up to 50x" '
-        f"({PATTERN_SINGLE_S / PATTERN_CLAIM_X:.0f} s); {reach_text}; measured on {machine(manifest)}."
+        f"marked: the pattern's {pattern.SINGLE_COMPUTER_S:,.0f} s single computer, "
+        f"{pattern.SERVERLESS_S:.0f} s on "
+        f'Cloud Functions ({pattern.SINGLE_COMPUTER_S / pattern.SERVERLESS_S:.0f}x) and its "up to 50x" '
+        f"({pattern.SINGLE_COMPUTER_S / pattern.CLAIM_X:.0f} s); {reach_text}; "
+        f"measured on {tables.machine_label(manifest)}."
     )
     return Plot(fig, caption)
 
@@ -894,7 +824,7 @@ def training(metrics: dict | None, manifest: dict) -> Plot:
     caption = (
         f"Held-out metrics of {model} trained on this run's best verified output: {shown}"
         + (f" ({split} test images)" if split else "")
-        + f"; one training run (no repeats); trained on {machine(manifest)}."
+        + f"; one training run (no repeats); trained on {tables.machine_label(manifest)}."
     )
     return Plot(fig, caption)
 
@@ -936,7 +866,7 @@ def pattern_table(runs: pd.DataFrame) -> pd.DataFrame:
     """This run's cases next to the pattern's figures, scaled linearly to its 1,584 images."""
     summary = case_summary(runs)
     table = summary[["case_id", "executor", "workers", "images", "repeats", "wall_s", "speedup"]].copy()
-    table["wall_1584_s"] = table["wall_s"] * PATTERN_IMAGES / table["images"]
-    table["x_vs_pattern_2200s"] = PATTERN_SINGLE_S / table["wall_1584_s"]
-    table["x_vs_pattern_35s"] = PATTERN_SERVERLESS_S / table["wall_1584_s"]
+    table["wall_1584_s"] = table["wall_s"] * pattern.IMAGES / table["images"]
+    table["x_vs_pattern_2200s"] = pattern.SINGLE_COMPUTER_S / table["wall_1584_s"]
+    table["x_vs_pattern_35s"] = pattern.SERVERLESS_S / table["wall_1584_s"]
     return table

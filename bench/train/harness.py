@@ -4,7 +4,7 @@ The best verified output is the fastest case whose outputs are identical to the 
 its case_id and output digest go into the training manifest. Its crops are the reference's, kept in
 ``<run>/output/<key>`` (identical to the chosen case's by the run's own check), and they are checked
 against that digest again before training. Descriptors are computed as a second parallel stage under
-the run's executors (``bench.embed_stage``); the model itself is ``pipelines.train``'s.
+the run's executors (``bench.train.descriptors``); the model itself is ``pipelines.train``'s.
 
 Writes under ``<run>/train/``: model.keras, labels.json, metrics.json (held-out top-1 under ``top1``),
 manifest.json (the case and its output digest), predictions.csv (every key: split, identity and
@@ -27,14 +27,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench import environment, records
+from bench import tables
 from bench.errors import UserError
-from bench.executors import EXECUTORS
-from bench.storage import LocalStore
+from bench.executors import REFERENCE, executor_class
+from bench.run import environment
+from bench.stores.local import LocalStore
 from pipelines import train as tp
 from pipelines.datasets import IMAGE_SUFFIXES, label_of
 
-DEFAULT_RUNS = Path("results/runs")
 TRAIN_DIR = "train"
 EMBEDDINGS_FILES = ["embeddings.parquet", "embed_tasks.parquet", "embed_runs.parquet"]
 
@@ -44,25 +44,6 @@ class NotEnoughIdentities(UserError):
 
 
 # --------------------------------------------------------------------------------- choosing the output
-
-
-def resolve_run(text: str | Path | None, root: str | Path = DEFAULT_RUNS) -> Path:
-    """A run folder from a path, a run id under ``root``, a folder of runs (its newest), or None (the
-    newest run under ``root``)."""
-
-    def is_run(p: Path) -> bool:
-        return (p / "runs.parquet").is_file() and (p / "tasks.parquet").is_file()
-
-    candidates = [Path(root)] if text is None else [Path(text), Path(root) / str(text)]
-    for candidate in candidates:
-        if is_run(candidate):
-            return candidate
-        if candidate.is_dir():
-            runs = sorted(p for p in candidate.iterdir() if p.is_dir() and is_run(p))
-            if runs:
-                return runs[-1]
-    where = f"{text} is not a run folder nor a folder of runs" if text else f"no run under {root}"
-    raise UserError(f"{where} (a run folder holds runs.parquet and tasks.parquet); run `facebench run`")
 
 
 @dataclass(frozen=True)
@@ -140,7 +121,7 @@ def choose_best_output(run_dir: str | Path, case_id: str | None = None) -> Choic
 def verified_crops(run_dir: str | Path, choice: Choice) -> dict[str, str]:
     """key -> label of the ok crops in ``<run>/output``, after checking that the folder still holds
     exactly the chosen case's output (its digest recomputed from the files)."""
-    from bench.runner import output_digest
+    from bench.run.runner import output_digest
 
     run_dir = Path(run_dir)
     tasks = pd.read_parquet(
@@ -206,19 +187,23 @@ class TrainOptions:
             raise UserError("--max-identities must be at least 2")
         if self.epochs is not None and self.epochs < 1:
             raise UserError("--epochs must be at least 1")
-        if self.executor is not None and self.executor not in EXECUTORS:
-            raise UserError(f"unknown executor {self.executor!r}; choose from {', '.join(EXECUTORS)}")
+        if self.executor is not None:
+            executor_class(self.executor)  # raises UserError for an unknown executor
         if self.workers is not None and self.workers < 1:
             raise UserError("--workers must be at least 1")
-        if self.executor == "sequential" and self.workers not in (None, 1):
-            raise UserError("the sequential executor has exactly one worker")
+        if (
+            self.executor is not None
+            and executor_class(self.executor).in_process
+            and self.workers not in (None, 1)
+        ):
+            raise UserError(f"the {self.executor} executor has exactly one worker")
         if self.chunk_size is not None and self.chunk_size < 1:
             raise UserError("--chunk-size must be at least 1")
 
     def stage_executor(self) -> tuple[str, int]:
         cores = os.cpu_count() or 1
-        executor = self.executor or ("processes" if (self.workers or cores) > 1 else "sequential")
-        workers = 1 if executor == "sequential" else (self.workers or cores)
+        executor = self.executor or ("processes" if (self.workers or cores) > 1 else REFERENCE)
+        workers = 1 if executor_class(executor).in_process else (self.workers or cores)
         return executor, workers
 
 
@@ -263,7 +248,7 @@ def train(
         dataset_root = None
         log(f"training on the crops in {crops_dir}: {len(labels)} images")
     else:
-        run_dir = resolve_run(run)
+        run_dir = tables.resolve_run(run)
         choice = choose_best_output(run_dir, options.case_id)
         crops_dir = run_dir / "output"
         labels = verified_crops(run_dir, choice)
@@ -307,7 +292,7 @@ def train(
 
     stage_summary, vectors = None, {}
     if options.model == "embeddings":
-        from bench.embed_stage import run_embed_stage, store_stage
+        from bench.train.descriptors import run_embed_stage, store_stage
 
         if pairs_path is not None:
             pairs = tp.read_lfw_pairs(pairs_path)
@@ -375,7 +360,7 @@ def train(
         "started_at": started,
         "ended_at": datetime.now(UTC).isoformat(),
     }
-    records.write_json(manifest_out, train_dir / "manifest.json")
+    tables.write_json(manifest_out, train_dir / "manifest.json")
     return TrainResult(train_dir, metrics, manifest_out, trained)
 
 
@@ -416,7 +401,7 @@ def _write_embeddings(
             "descriptor": [vectors[k].tolist() for k in keys],
         }
     )
-    records.write_parquet(table, path)
+    tables.write_parquet(table, path)
 
 
 # ------------------------------------------------------------------------------------------- printing
@@ -482,7 +467,7 @@ def format_metrics(metrics: dict[str, Any]) -> str:
 def model_dir_for(run: str | Path | None = None, model_dir: str | Path | None = None) -> Path:
     if model_dir is not None:
         return Path(model_dir)
-    return resolve_run(run) / TRAIN_DIR
+    return tables.resolve_run(run) / TRAIN_DIR
 
 
 def predict(

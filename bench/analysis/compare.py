@@ -20,9 +20,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bench import records
+from bench import tables
 from bench.errors import UserError
-from bench.plots import machine, resolve_run
 
 SLOWER = "REGRESSION: slower beyond threshold and noise"
 SLOWER_SINGLE = "REGRESSION: slower beyond threshold (1 repeat: noise not measured)"
@@ -119,7 +118,7 @@ def _context(label: str, manifest: dict, path) -> str:
     data = manifest.get("dataset") or {}
     return (
         f"{label}: run {manifest.get('run_id', '?')} ({path}), {data.get('images', '?')} images of "
-        f"{data.get('name', '?')}, on {machine(manifest)}"
+        f"{data.get('name', '?')}, on {tables.machine_label(manifest)}"
     )
 
 
@@ -159,9 +158,9 @@ def format_table(table: pd.DataFrame) -> str:
 
 def compare(base: str, new: str, threshold: float = 0.10, out: Callable[[str], None] = print) -> int:
     """Print the comparison of two run folders; return the exit status (1 on a regression)."""
-    base_dir, new_dir = resolve_run(base), resolve_run(new)
-    _, base_runs, base_manifest = records.read_run(base_dir)
-    _, new_runs, new_manifest = records.read_run(new_dir)
+    base_dir, new_dir = tables.resolve_run(base), tables.resolve_run(new)
+    _, base_runs, base_manifest = tables.read_run(base_dir)
+    _, new_runs, new_manifest = tables.read_run(new_dir)
     table = compare_tables(base_runs, new_runs, threshold)
     only_base = sorted(set(base_runs["case_id"]) - set(new_runs["case_id"]))
     only_new = sorted(set(new_runs["case_id"]) - set(base_runs["case_id"]))

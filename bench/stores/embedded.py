@@ -113,7 +113,7 @@ def endpoint_of(server) -> str:
 
 def embedded_credentials():
     """The embedded endpoint's public credentials, as a store carries them."""
-    from bench.storage import Credentials
+    from bench.stores.credentials import Credentials
 
     return Credentials(
         "the embedded endpoint's public credentials",
@@ -226,7 +226,7 @@ class EmbeddedS3:
         }
 
     def start(self) -> EmbeddedS3:
-        cmd = [sys.executable, "-m", "bench.s3server", "--port", str(self.port)]
+        cmd = [sys.executable, "-m", "bench.stores.embedded", "--port", str(self.port)]
         cmd += ["--latency-ms", str(self.latency_ms), "--parent", str(os.getpid())]
         for bucket in self.buckets:
             cmd += ["--bucket", bucket]
@@ -295,7 +295,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The child process of :class:`EmbeddedS3`: serve, and say the endpoint on stdout when ready."""
-    parser = argparse.ArgumentParser(prog="python -m bench.s3server")
+    parser = argparse.ArgumentParser(prog="python -m bench.stores.embedded")
     add_serve_arguments(parser)
     parser.add_argument("--parent", type=int, help="exit when this process is gone")
     args = parser.parse_args(argv)

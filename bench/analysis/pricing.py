@@ -7,8 +7,9 @@ versioned, each figure with its unit, date and source) and prices a case:
 * serverless (Lithops on AWS Lambda, IBM Cloud Functions, IBM Code Engine): each invocation's
   duration is rounded up to the platform's billing granularity, times the configured memory
   (and vCPU on Code Engine), times the per-second price, plus the per-request fee;
-* local executors (sequential, processes, Dask, Lithops localhost): the machine's on-demand hourly
-  price for the wall time, as EC2 bills it (per second, 60 s minimum);
+* local executors (sequential, processes, Dask, Lithops localhost): the on-demand hourly price of
+  the machine that ran them (by default the book's instance with the same vCPU count) for the wall
+  time;
 * plus the object store's request fees (PUT and GET per thousand).
 
 The result goes into the ``runs`` table as ``cost_usd`` and a short ``cost_model`` string that names
@@ -25,12 +26,16 @@ from datetime import date as _date
 from pathlib import Path
 from typing import Any
 
+from bench.executors.base import Billing
+
 __all__ = [
     "DEFAULT_MACHINE",
     "Entry",
     "PriceBook",
     "ServerlessBill",
     "billed_duration",
+    "Machine",
+    "choose_machine",
     "cost_of_case",
     "load_price_book",
     "machine_cost",
@@ -401,56 +406,67 @@ def storage_cost(book: PriceBook, store: str, gets: int, puts: int) -> float:
 
 
 @dataclass(frozen=True)
-class _Pricing:
-    """How one kind of case is billed: as a machine, or as a serverless platform."""
+class Machine:
+    """The machine a local case is priced as, and why: chosen by vCPU count, named, or given."""
 
-    platform: str | None  # None: the machine's hourly price for the wall time
-    bills_requests: bool = True
+    name: str
+    per_hour: float
+    reason: str  # "same vCPU count", "nearest larger: no 12-vCPU machine", "--machine", "--price-per-hour"
 
-
-_AS_MACHINE = _Pricing(platform=None)
-
-#: Executors that run on the machines they are given, priced as those machines for the wall time.
-_EXECUTOR_PRICING: dict[str, _Pricing] = {
-    "sequential": _AS_MACHINE,
-    "processes": _AS_MACHINE,
-    "dask": _AS_MACHINE,
-}
-
-#: Lithops backends and the price-book platform each is billed as. Code Engine runs Lithops
-#: functions as job runs, which receive no HTTP requests, so its request fee does not apply.
-_LITHOPS_BACKENDS: dict[str, _Pricing] = {
-    "localhost": _AS_MACHINE,
-    "aws_lambda": _Pricing(platform="aws_lambda"),
-    "ibm_cf": _Pricing(platform="ibm_cloud_functions"),
-    "code_engine": _Pricing(platform="ibm_code_engine", bills_requests=False),
-}
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "per_hour": self.per_hour, "reason": self.reason}
 
 
-def _case_pricing(executor: str, backend: str, platform: str | None) -> _Pricing | None:
-    if executor in _EXECUTOR_PRICING:
-        return _EXECUTOR_PRICING[executor]
-    if executor != "lithops":
-        known = ", ".join([*_EXECUTOR_PRICING, "lithops"])
-        raise ValueError(f"unknown executor {executor!r} (one of {known})")
-    if platform is not None:
-        return _Pricing(platform=platform)
-    return _LITHOPS_BACKENDS.get(backend)
+def choose_machine(
+    book: PriceBook, *, vcpus: int | None = None, name: str | None = None, per_hour: float | None = None
+) -> Machine:
+    """The machine to price local cases as.
+
+    ``per_hour`` wins (any machine the book does not list); then ``name`` from the book's machines;
+    else the book's on-demand instance with ``vcpus`` vCPUs, the nearest larger where none has that
+    many (the cheapest, then the first by name, among equals). Equivalents (``local_*``) are chosen
+    only by name.
+    """
+    if per_hour is not None:
+        if not (per_hour >= 0 and math.isfinite(per_hour)):
+            raise ValueError(f"--price-per-hour must be a finite number >= 0, got {per_hour!r}")
+        return Machine(name or "custom", float(per_hour), "--price-per-hour")
+    if name is not None:
+        if name not in book.names("machines"):
+            raise ValueError(
+                f"no machine {name!r} in the price book (one of {', '.join(book.names('machines'))})"
+            )
+        return Machine(name, book.machine(name)["per_hour"].value, "--machine")
+    if vcpus is None or vcpus < 1:
+        raise ValueError("choose_machine needs vcpus, a name or a price per hour")
+    candidates = [
+        (int(book.machine(m)["vcpus"].value), book.machine(m)["per_hour"].value, m)
+        for m in book.names("machines")
+        if not m.startswith("local_") and "vcpus" in book.machine(m)
+    ]
+    fitting = sorted(c for c in candidates if c[0] >= vcpus)
+    if not fitting:
+        biggest = max(c[0] for c in candidates) if candidates else 0
+        raise ValueError(
+            f"the price book has no machine with {vcpus} or more vCPUs (largest {biggest}); "
+            "give --machine NAME or --price-per-hour X"
+        )
+    count, price, chosen = fitting[0]
+    reason = "same vCPU count" if count == vcpus else f"nearest larger: no {vcpus}-vCPU machine in the book"
+    return Machine(chosen, price, reason)
 
 
 def cost_of_case(
     book: PriceBook,
     *,
-    executor: str,
-    backend: str,
+    billing: Billing,
     workers: int,
     wall_s: float,
     durations_s: Sequence[float],
     store: str,
     gets: int,
     puts: int,
-    machine: str = DEFAULT_MACHINE,
-    platform: str | None = None,
+    machine: Machine | None = None,
     memory_gb: float = 2.0,
     arch: str = "x86",
     vcpu: float | None = None,
@@ -458,57 +474,56 @@ def cost_of_case(
 ) -> tuple[float, str]:
     """Price one case; returns ``(cost_usd, cost_model)`` for the ``runs`` table.
 
-    * sequential, processes, dask, and lithops on ``localhost``: ``machines`` x ``machine``'s hourly
-      price for ``wall_s`` (per second, 60 s minimum on EC2). ``workers`` does not enter: processes
-      on one machine share its price.
-    * lithops on ``aws_lambda``, ``ibm_cf``, ``code_engine``: one bill line per entry of
-      ``durations_s`` (one per invocation), as :func:`serverless_bill`, plus one request each where
-      the platform charges requests. The client machine that waits for the functions is not
-      charged: it is the same with or without the cloud. ``platform`` names a price-book platform
-      explicitly (for a backend this module does not map, given a book that prices it).
+    * ``billing.kind == "machine"`` (sequential, processes, Dask, Lithops on localhost, and any
+      executor that declares nothing): ``machines`` x ``machine``'s hourly price for ``wall_s``.
+      ``workers`` does not enter: processes on one machine share its price. A case is a slice of a
+      machine that runs the whole benchmark, so no start-up minimum.
+    * ``"serverless"``: one bill line per entry of ``durations_s`` (one per invocation), as
+      :func:`serverless_bill` on ``billing.platform``, plus one request each where the platform
+      charges requests. The client machine that waits for the functions is not charged.
+    * ``"unpriced"``: ``(nan, "unpriced: ...")``, so the run still gets its row.
     * plus :func:`storage_cost` for ``gets`` and ``puts`` on ``store``.
-
-    A Lithops backend the book cannot price (``k8s``, ``openwhisk`` without ``platform``) gives
-    ``(nan, "unpriced: ...")`` so the run still gets its row; an unknown executor is a bug and
-    raises ``ValueError``.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers!r}")
     if wall_s < 0 or not math.isfinite(wall_s):
         raise ValueError(f"wall_s must be a finite number >= 0, got {wall_s!r}")
-    pricing = _case_pricing(executor, backend, platform)
     stamp = f"pricebook {book.version}"
-    if pricing is None:
-        known = ", ".join(_LITHOPS_BACKENDS)
-        return math.nan, f"unpriced: lithops backend {backend!r} has no price (priced: {known}); {stamp}"
+    if billing.kind == "unpriced":
+        return math.nan, f"unpriced: this executor's backend has no price in the book; {stamp}"
+    if billing.kind == "remote" and (
+        machine is None or machine.reason not in ("--machine", "--price-per-hour")
+    ):
+        return math.nan, f"unpriced: runs on remote machines; give --machine or --price-per-hour; {stamp}"
 
-    if pricing.platform is None:
-        # A case is a slice of a machine that runs the whole benchmark: its start-up minimum is not
-        # the case's to pay.
-        compute = machine_cost(book, machine, wall_s, machines, apply_minimum=False)
-        entries = book.machine(machine)
-        rule = ", no minimum (a case is a slice of the machine's time)"
+    if billing.kind in ("machine", "remote"):
+        machine = machine or choose_machine(book, name=DEFAULT_MACHINE)
+        compute = machines * billed_duration(wall_s, 0.0, 0.0) * machine.per_hour / 3600.0
         count = f"{machines} x " if machines != 1 else ""
-        formula = f"{count}{machine} ${entries['per_hour'].value:g}/h x wall time{rule}"
+        formula = (
+            f"{count}{machine.name} ${machine.per_hour:g}/h x wall time, no minimum "
+            f"(a case is a slice of the machine's time; machine: {machine.reason})"
+        )
     else:
-        requests = len(durations_s) if pricing.bills_requests else 0
-        bill = serverless_bill(book, pricing.platform, memory_gb, durations_s, requests, arch, vcpu=vcpu)
+        platform = billing.platform
+        requests = len(durations_s) if billing.bills_requests else 0
+        bill = serverless_bill(book, platform, memory_gb, durations_s, requests, arch, vcpu=vcpu)
         compute = bill.total_usd
-        prices = book.serverless(pricing.platform)
+        prices = book.serverless(platform)
         granularity = _format_seconds(prices["billing_granularity_s"].value)
         size = f"{memory_gb:g}GB"
         if "vcpu_second" in prices:
-            per_instance = vcpu if vcpu is not None else memory_gb / _gb_per_vcpu(book, pricing.platform)
+            per_instance = vcpu if vcpu is not None else memory_gb / _gb_per_vcpu(book, platform)
             size = f"{per_instance:g}vCPU {size}"
         arch_label = f" {arch}" if any(k.startswith("gb_second_") for k in prices) else ""
         fee = prices["per_million_requests"].value
-        if not pricing.bills_requests:
+        if not billing.bills_requests:
             request_part = " (jobs: no request fee)"
         elif fee:
             request_part = f" + ${fee:g}/1M requests"
         else:
             request_part = " (requests free)"
-        formula = f"{pricing.platform}{arch_label} {size} x billed duration ({granularity}){request_part}"
+        formula = f"{platform}{arch_label} {size} x billed duration ({granularity}){request_part}"
 
     storage = storage_cost(book, store, gets, puts)
     storage_part = "" if store in _FREE_STORES else f" + {store} requests"

@@ -20,9 +20,10 @@ from types import FrameType
 
 import pandas as pd
 
-from bench import environment, records
+from bench import tables
 from bench.errors import UserError
-from bench.runner import REFERENCE, Run, RunConfig, RunResult
+from bench.run import environment
+from bench.run.runner import REFERENCE, Run, RunConfig, RunResult
 
 
 class Interrupted(KeyboardInterrupt):
@@ -124,5 +125,5 @@ def resume_run(run_dir: str | Path, log: Callable[[str], None] = print, progress
 
 def finished(run_dir: str | Path) -> RunResult:
     """The tables of a run that needs nothing more."""
-    tasks, runs, _ = records.read_run(run_dir)
+    tasks, runs, _ = tables.read_run(run_dir)
     return RunResult(Path(run_dir), tasks, runs)

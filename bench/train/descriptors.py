@@ -1,6 +1,6 @@
 """The descriptor stage: aligned crops through dlib's ResNet, chunked over the same executors as the run.
 
-Like ``bench.task.run_chunk`` for the face kernel, ``embed_chunk`` runs inside the worker and measures
+Like ``bench.run.task.run_chunk`` for the face kernel, ``embed_chunk`` runs inside the worker and measures
 there; ``run_embed_stage`` dispatches chunks through ``executor_class(name)(workers).map_unordered`` and
 gathers one row per crop into a tidy table (``embed_tasks.parquet``) and one summary row per stage
 (``embed_runs.parquet``), so that the stage's speedup over the sequential executor can be reported.
@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from bench import records
-from bench.chunking import chunk_size_for
+from bench import tables
 from bench.executors import executor_class
-from bench.storage import Store
-from bench.task import Chunk, _rss_mb, failed_record, gather_chunks
+from bench.executors.chunking import chunk_size_for
+from bench.run.task import Chunk, _rss_mb, failed_record, gather_chunks
+from bench.stores.base import Store
 from pipelines import embeddings
 
 _NO_VECTOR = {"descriptor_sha256": "", "vector": None}
@@ -172,7 +172,7 @@ def run_embed_stage(
         r.pop("vector", None)
         r.update(stage_id=stage_id, executor=executor, backend=backend, workers=workers, chunk_size=size)
         r["label"] = labels.get(r["key"], r["key"].split("/")[0] if "/" in r["key"] else "")
-    tasks = records._ordered(pd.DataFrame.from_records(rows), EMBED_TASK_COLUMNS)
+    tasks = tables._ordered(pd.DataFrame.from_records(rows), EMBED_TASK_COLUMNS)
     summary = {
         "stage_id": stage_id,
         "executor": executor,
@@ -224,10 +224,10 @@ def store_stage(train_dir: str | Path, stage: EmbedStage) -> tuple[pd.DataFrame,
         old_tasks = old_tasks[old_tasks["stage_id"].isin(set(old_runs["stage_id"]))]
         runs = pd.concat([old_runs, runs], ignore_index=True)
         tasks = pd.concat([old_tasks, tasks], ignore_index=True)
-    runs = _with_speedup(records._ordered(runs, EMBED_RUN_COLUMNS))
-    tasks = records._ordered(tasks, EMBED_TASK_COLUMNS)
-    records.write_parquet(tasks, tasks_path)
-    records.write_parquet(runs, runs_path)
+    runs = _with_speedup(tables._ordered(runs, EMBED_RUN_COLUMNS))
+    tasks = tables._ordered(tasks, EMBED_TASK_COLUMNS)
+    tables.write_parquet(tasks, tasks_path)
+    tables.write_parquet(runs, runs_path)
     row = runs[runs["stage_id"] == mine].iloc[-1]
     stage.summary.update(speedup=row["speedup"], efficiency=row["efficiency"], identical=row["identical"])
     return tasks, runs

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
-from bench.runner import RunConfig
+from bench.run.runner import RunConfig
 
 KNOWN_KEYS = {"name", "datasets", "list", "executors", "workers", "chunk_sizes", "kernels", "stores"}
 KNOWN_KEYS |= {"repeats", "exclude"}

@@ -30,18 +30,19 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bench import costs, records
-from bench.chunking import chunk_size_for
+from bench import tables
+from bench.analysis import pricing as costs
+from bench.executors import Billing, Traits, traits_of
+from bench.executors.chunking import chunk_size_for
 
 __all__ = [
-    "LOCAL_EXECUTORS",
     "PLATFORMS",
     "SERVERLESS_PLATFORMS",
     "Model",
@@ -49,7 +50,6 @@ __all__ = [
     "Platform",
     "Schedule",
     "ServiceDist",
-    "find_run",
     "fit",
     "json_rows",
     "platform_limits",
@@ -64,7 +64,6 @@ __all__ = [
 
 COMPUTE_STAGES = ["decode_s", "detect_s", "landmarks_s", "warp_s", "encode_s"]
 STORE_STAGES = ["fetch_s", "put_s"]
-LOCAL_EXECUTORS = ("sequential", "processes", "dask", "lithops")
 SERVERLESS_PLATFORMS = ("aws_lambda", "ibm_cloud_functions", "ibm_code_engine")
 PLATFORMS = ("local", *SERVERLESS_PLATFORMS)
 #: Function memory when none is asked: the smallest size that buys one full vCPU where the platform
@@ -72,8 +71,6 @@ PLATFORMS = ("local", *SERVERLESS_PLATFORMS)
 DEFAULT_MEMORY_MB = {"aws_lambda": 1769, "ibm_cloud_functions": 2048, "ibm_code_engine": 4096}
 #: The object store each platform's functions would read and write, for request fees.
 PLATFORM_STORE = {"aws_lambda": "s3", "ibm_cloud_functions": "ibm_cos", "ibm_code_engine": "ibm_cos"}
-#: Executors whose workers are fresh processes for every call (the model is loaded once per call).
-PER_CALL_PROCESS = frozenset({"lithops"})
 SEED = 0
 
 
@@ -125,6 +122,12 @@ class Model:
     store_fit: dict[str, float]
     fit_cases: list[str]
     notes: list[str] = field(default_factory=list)
+    executors: dict[str, dict] = field(default_factory=dict)  # the manifest's declared traits
+    machine: costs.Machine | None = None  # what the measured machine is priced as
+
+    def traits(self, executor: str) -> Traits:
+        """What the executor declared (chunking, a fresh process per call, in-process)."""
+        return traits_of(executor, self.executors)
 
     def dist(self, kernel: str) -> ServiceDist:
         if kernel not in self.dists:
@@ -135,7 +138,7 @@ class Model:
     def overhead(self, executor: str) -> Overheads:
         if executor in self.overheads:
             return self.overheads[executor]
-        return _fallback_overheads(self.overheads, executor)
+        return _fallback_overheads(self.overheads, executor, self.traits)
 
     def summary(self) -> dict:
         """The parameters as plain numbers, for printing and JSON."""
@@ -215,18 +218,22 @@ def _end_gaps(t: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     return span
 
 
-def _fallback_overheads(known: dict[str, Overheads], executor: str) -> Overheads:
-    """An executor not measured in the fit: the closest measured one (a fresh-process executor first).
+def _fallback_overheads(
+    known: dict[str, Overheads], executor: str, traits: Callable[[str], Traits]
+) -> Overheads:
+    """An executor not measured in the fit: the closest measured one, one of the same kind (a fresh
+    process per call, or not) first; an in-process loop says nothing of dispatch.
 
-    The sequential executor runs in the client process, already imported: nothing to dispatch.
+    An in-process executor runs in the client process, already imported: nothing to dispatch.
     """
-    if executor == "sequential":
+    mine = traits(executor)
+    if mine.in_process:
         return Overheads(0.0, 0.0, 0.0, "not measured: in-process, assumed 0")
-    order = ("lithops", "processes", "dask") if executor in PER_CALL_PROCESS | {"serverless"} else ()
-    for name in (*order, "processes", "dask", "lithops"):  # an in-process loop says nothing of dispatch
-        if name in known and name != executor:
-            o = known[name]
-            return Overheads(o.first_dispatch_s, o.dispatch_s, o.end_gap_s, f"not measured: as {name}")
+    others = [n for n in sorted(known) if n != executor and not traits(n).in_process]
+    others.sort(key=lambda n: traits(n).fresh_process_per_call != mine.fresh_process_per_call)
+    for name in others:
+        o = known[name]
+        return Overheads(o.first_dispatch_s, o.dispatch_s, o.end_gap_s, f"not measured: as {name}")
     return Overheads(0.0, 0.0, 0.0, "not measured: assumed 0")
 
 
@@ -345,7 +352,23 @@ def fit(
         store_fit=store_fit,
         fit_cases=sorted(case_table["case_id"]),
         notes=notes,
+        executors=dict(manifest.get("executors") or {}),
+        machine=machine_of(manifest),
     )
+
+
+def machine_of(manifest: dict, book: costs.PriceBook | None = None) -> costs.Machine | None:
+    """What a run's local cases were priced as: recorded in its manifest, else (a run made before
+    that was recorded) the book's machine with the measured machine's vCPU count."""
+    if manifest.get("machine"):
+        return costs.Machine(**manifest["machine"])
+    vcpus = (manifest.get("environment") or {}).get("cpu_count")
+    if not vcpus:
+        return None
+    try:
+        return costs.choose_machine(book or costs.load_price_book(None), vcpus=int(vcpus))
+    except ValueError:
+        return None
 
 
 # --- the simulator ----------------------------------------------------------------------------------
@@ -556,10 +579,6 @@ class Prediction:
         return row
 
 
-def default_chunk_size(executor: str, images: int, workers: int) -> int:
-    return chunk_size_for(executor, images, workers, None)
-
-
 def predict_case(
     model: Model,
     *,
@@ -575,13 +594,16 @@ def predict_case(
     """Simulate one case: ``executor`` with ``workers`` on this machine (platform local) or in the cloud."""
     platform = platform or Platform("local")
     serverless = platform.name != "local"
-    if serverless and executor != "lithops":
-        raise ValueError(f"on {platform.name} the executor is lithops, not {executor}")
-    if executor == "sequential" and workers != 1:
-        raise ValueError("the sequential executor has exactly one worker")
+    traits = model.traits(executor)
+    if serverless and not traits.fresh_process_per_call:
+        raise ValueError(
+            f"on {platform.name} the executor runs a fresh process per call; {executor} does not"
+        )
+    if traits.in_process and workers != 1:
+        raise ValueError(f"the {executor} executor has exactly one worker")
     if workers < 1 or images < 1:
         raise ValueError("workers and images must be at least 1")
-    chunk = int(chunk_size or default_chunk_size(executor, images, workers))
+    chunk = int(chunk_size or chunk_size_for(traits, images, workers))
     dist = model.dist(kernel)
     rng = np.random.default_rng(seed)
     compute, store, overhead = dist.sample(images, rng)
@@ -593,7 +615,7 @@ def predict_case(
         if slots < workers:
             notes.append(f"{platform.name} runs at most {slots} at once")
         slow = 1.0 / platform.cpu_share
-        over = model.overhead("lithops")
+        over = model.overhead(executor)
         if not over.source.startswith("measured"):
             notes.append(f"invocation overhead {over.source}")
     else:
@@ -613,7 +635,7 @@ def predict_case(
         + np.add.reduceat(overhead, bounds)
     )
     load = dist.sample_cold(n_calls, rng) * slow
-    if serverless or executor in PER_CALL_PROCESS:
+    if serverless or traits.fresh_process_per_call:
         # a fresh process for every call: import and model load in every call
         sched = schedule(
             work,
@@ -650,9 +672,7 @@ def predict_case(
         if serverless:
             cost, cost_model = costs.cost_of_case(
                 book,
-                executor="lithops",
-                backend=platform.name,
-                platform=platform.name,
+                billing=Billing("serverless", platform.name),
                 durations_s=sched.duration_s.tolist(),
                 store=PLATFORM_STORE.get(platform.name, "local"),
                 memory_gb=(platform.memory_mb or 1024) / 1024,
@@ -661,8 +681,8 @@ def predict_case(
         else:
             cost, cost_model = costs.cost_of_case(
                 book,
-                executor=executor,
-                backend="localhost" if executor == "lithops" else "local",
+                billing=Billing(),
+                machine=model.machine,
                 durations_s=[],
                 store=model.store_fit.get("store", "local"),
                 **common,
@@ -702,7 +722,7 @@ def project(
     for executor in executors:
         for kernel in kernels:
             for w in workers:
-                if executor == "sequential" and w != 1:
+                if model.traits(executor).in_process and w != 1:
                     continue
                 pred = predict_case(
                     model,
@@ -787,24 +807,14 @@ def validation_summary(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-# --- run folders, for the CLI -------------------------------------------------------------------------
+# --- reading a run, for the CLI ---------------------------------------------------------------------
 
-DEFAULT_RUNS = Path("results/runs")
+
 PROJECTION_KEYS = ["executor", "platform", "kernel", "workers", "images", "chunk_size", "memory_mb"]
 
 
-def find_run(text: str, root: str | Path = DEFAULT_RUNS) -> Path:
-    """A run folder from a path or a run id under ``root``; ``UserError`` when there is none."""
-    from bench.errors import UserError
-
-    for candidate in (Path(text), Path(root) / text):
-        if (candidate / "tasks.parquet").is_file() and (candidate / "runs.parquet").is_file():
-            return candidate
-    raise UserError(f"{text} is not a run folder (no tasks.parquet and runs.parquet there, nor under {root})")
-
-
 def read_run(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    tasks, runs, manifest = records.read_run(run_dir)
+    tasks, runs, manifest = tables.read_run(run_dir)
     if tasks.empty or runs.empty:
         from bench.errors import UserError
 
@@ -825,7 +835,7 @@ def store_projection(run_dir: str | Path, table: pd.DataFrame) -> Path:
 
             old = old[[k not in set(key(table)) for k in key(old)]]
             table = pd.concat([old, table], ignore_index=True)
-    records.write_parquet(table, path)
+    tables.write_parquet(table, path)
     return path
 
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from bench import plots
+from bench import tables
 from bench.errors import UserError
+from bench.report import figures as plots
 
 # What a report folder takes over from its run folder: the tables and what other commands added.
 COPIED = ["tasks.parquet", "runs.parquet", "manifest.json", "projection.parquet", "train/metrics.json"]
@@ -57,7 +58,7 @@ def _meta_rows(data: plots.RunData) -> list[tuple[str, str]]:
         ("workers", ", ".join(str(w) for w in sorted(data.runs["workers"].unique()))),
         ("kernel", str(config.get("kernel", "?"))),
         ("repeats", str(config.get("repeats", "?"))),
-        ("machine", plots.machine(m)),
+        ("machine", tables.machine_label(m)),
         ("host / OS", f"{env.get('hostname', '?')} / {env.get('os', '?')}"),
         ("Python", str(env.get("python", "?"))),
         ("packages", versions or "not recorded"),

@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench import faults, retry
-from bench.storage import Store
+from bench.run import faults
+from bench.stores import retry
+from bench.stores.base import Store
 from pipelines import faces
 
 

@@ -131,3 +131,62 @@ def read_run(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         pd.read_parquet(run / "runs.parquet"),
         json.loads((run / "manifest.json").read_text()),
     )
+
+
+# --- run folders ------------------------------------------------------------------------------------
+
+#: Where ``facebench run`` puts run folders, and where a run id or no run at all is looked up.
+DEFAULT_RUNS = Path("results/runs")
+_RUN_FILES = ("tasks.parquet", "runs.parquet")
+
+
+def is_run(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in _RUN_FILES)
+
+
+def _started(folder: Path) -> str:
+    """When a run started, for 'the newest': the manifest's start time, else its id (ids sort by time)."""
+    try:
+        return json.loads((folder / "manifest.json").read_text()).get("started_at") or folder.name
+    except (OSError, ValueError):
+        return folder.name
+
+
+def resolve_run(text: str | Path | None, root: str | Path = DEFAULT_RUNS) -> Path:
+    """The one rule every command uses to find a run.
+
+    A run folder (tasks.parquet and runs.parquet in it); a report folder inside a run (its run); a
+    folder of runs (the newest by start time); a run id under ``root``; or nothing (the newest run
+    under ``root``). Anything else is a ``UserError`` that says what was expected.
+    """
+    from bench.errors import UserError
+
+    candidates = [Path(root)] if text is None else [Path(text), Path(root) / str(text)]
+    for candidate in candidates:
+        if is_run(candidate):
+            return candidate
+        if (candidate / "index.html").is_file() and is_run(candidate.parent):
+            return candidate.parent
+        if candidate.is_dir():
+            runs = [p for p in candidate.iterdir() if p.is_dir() and is_run(p)]
+            if runs:
+                return max(runs, key=lambda p: (_started(p), p.name))
+    if text is None:
+        raise UserError(f"no run under {root}; run `facebench run` first, or name a run folder")
+    if not Path(text).exists():
+        raise UserError(f"no run folder at {text} (nor a run id under {root})")
+    raise UserError(
+        f"{text} is not a run folder (expected tasks.parquet and runs.parquet in it, in its parent "
+        "for a report folder, or in one of its subfolders)"
+    )
+
+
+def machine_label(manifest: dict) -> str:
+    """The machine a run was measured on, as captions and summaries name it."""
+    env = manifest.get("environment") or {}
+    cpu = env.get("cpu_model") or "an unrecorded CPU"
+    cores = env.get("cpu_count")
+    memory = env.get("memory_gb")
+    parts = [f"{cores} logical CPUs" if cores else None, f"{memory:g} GB" if memory else None]
+    detail = ", ".join(p for p in parts if p)
+    return f"{cpu} ({detail})" if detail else cpu

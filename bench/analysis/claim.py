@@ -23,20 +23,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench import costs, records
-from bench import model as scaling
+from bench import tables
+from bench.analysis import model as scaling
+from bench.analysis import pricing as costs
+from bench.analysis.pattern import PATTERN
 from bench.errors import UserError
 
-#: The pattern's figures, printed as published (its companion article): the 1,584-image bucket
-#: (LFW names starting with A, plus George W. Bush) preprocessed with PyWren on IBM Cloud Functions.
-PATTERN = {
-    "images": 1584,
-    "single_computer_s": 2200.0,
-    "serverless_s": 35.0,
-    "claim": "up to 50x",
-    "platform": "ibm_cloud_functions",
-    "source": "the code pattern's companion article (figures as published, never measured by anyone since)",
-}
 CLAIM_COLUMNS = [
     "section",
     "what",
@@ -96,10 +88,10 @@ def _newest(folder: Path, kernel: str, dataset: tuple[str, int] | None) -> Path 
     return None
 
 
-def pick_runs(given: list[str] | None, root: str | Path = scaling.DEFAULT_RUNS) -> dict[str, Path]:
+def pick_runs(given: list[str] | None, root: str | Path = tables.DEFAULT_RUNS) -> dict[str, Path]:
     """kernel -> run folder for 'optimized' and 'naive', as the module docstring says."""
     picked: dict[str, Path] = {}
-    folders = [scaling.find_run(text, root) for text in (given or [])]
+    folders = [tables.resolve_run(text, root) for text in (given or [])]
     for run_dir in folders:
         for kernel in sorted(_kernels_with_sequential(run_dir)):
             picked.setdefault(kernel, run_dir)
@@ -158,7 +150,7 @@ def build_claim(
     platform: str = PATTERN["platform"],
     memory_mb: float | None = None,
     images: int = PATTERN["images"],
-    root: str | Path = scaling.DEFAULT_RUNS,
+    root: str | Path = tables.DEFAULT_RUNS,
     price_book: str | None = None,
 ) -> dict:
     """The claim table and what it was made from; see the module docstring."""
@@ -370,10 +362,10 @@ def store_claim(result: dict) -> tuple[Path, Path]:
     out = Path(result["out_dir"])
     table: pd.DataFrame = result["table"]
     csv_path, json_path = out / "claim.csv", out / "claim.json"
-    records.write_atomic(csv_path, table.to_csv(index=False).encode())
+    tables.write_atomic(csv_path, table.to_csv(index=False).encode())
     doc = {k: v for k, v in result.items() if k not in ("table", "out_dir")}
     doc["rows"] = scaling.json_rows(table)
-    records.write_json(doc, json_path)
+    tables.write_json(doc, json_path)
     return csv_path, json_path
 
 

@@ -62,10 +62,19 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def vcpu_count() -> int:
+    """The vCPUs this process may run on (a container's or taskset's limit, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
 def describe() -> dict:
     return {
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
+        "vcpus_usable": vcpu_count(),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "os": platform.platform(),
         "hostname": platform.node(),

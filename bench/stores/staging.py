@@ -28,9 +28,12 @@ from urllib.parse import urlsplit
 import pandas as pd
 from tqdm import tqdm
 
-from bench import s3server
 from bench.errors import UserError
-from bench.storage import CosStore, LocalStore, Store, open_store
+from bench.stores import embedded as s3server
+from bench.stores import open_store
+from bench.stores.base import Store
+from bench.stores.local import LocalStore
+from bench.stores.s3 import CosStore
 from pipelines.datasets import IMAGE_SUFFIXES, Dataset, cache_dir
 
 STAGE_THREADS = 16

@@ -21,17 +21,20 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from bench import costs, environment, faults, records
-from bench.chunking import chunk_size_for
+from bench import tables
+from bench.analysis import pricing as costs
+from bench.analysis.statistics import case_summary, with_case_statistics
 from bench.errors import UserError
-from bench.executors import EXECUTORS, Executor, executor_class
-from bench.staging import RunStorage
-from bench.storage import LocalStore, Store
-from bench.task import CaseContext, Chunk, failed_record, gather_chunks, run_chunk, unload_models
+from bench.executors import BUILTIN, REFERENCE, Executor, executor_class, executor_name
+from bench.executors.chunking import chunk_size_for
+from bench.run import environment, faults
+from bench.run.task import CaseContext, Chunk, failed_record, gather_chunks, run_chunk, unload_models
+from bench.stores.base import Store
+from bench.stores.local import LocalStore
+from bench.stores.staging import RunStorage
 from pipelines.datasets import Dataset, DatasetError, load_dataset
 from pipelines.faces import KERNELS
 
-REFERENCE = "sequential"
 WARMUP_IMAGES = 4
 _NO_OUTPUT = {"output_sha256": "", "bytes_out": 0}
 
@@ -42,9 +45,9 @@ class RunConfig:
 
     dataset: str = "synthetic"
     list_file: str | None = None
-    executors: list[str] = field(default_factory=lambda: list(EXECUTORS))
+    executors: list[str] = field(default_factory=lambda: list(BUILTIN))
     workers: list[int] = field(default_factory=lambda: list(range(1, (os.cpu_count() or 1) + 1)))
-    chunk_sizes: list[int | None] = field(default_factory=lambda: [None])  # None: bench.chunking's default
+    chunk_sizes: list[int | None] = field(default_factory=lambda: [None])  # None: the executor's default
     repeats: int = 1  # interleaved: every case once, then every case again (drift spreads evenly)
     kernels: list[str] = field(default_factory=lambda: ["optimized"])
     exclude: list[dict] = field(default_factory=list)  # cases matching all fields of one entry are dropped
@@ -55,7 +58,9 @@ class RunConfig:
     lithops_config: str | None = None
     keep_outputs: bool = False
     progress: bool = True
-    price_book: str | None = None  # None: the packaged bench/pricebook.toml
+    price_book: str | None = None  # None: the packaged bench/analysis/pricebook.toml
+    machine: str | None = None  # price local cases as this price-book machine (default: by vCPU count)
+    price_per_hour: float | None = None  # or at this hourly price (a machine the book does not list)
     store: str | None = None  # None: the dataset's folder; a folder, s3://bucket/prefix or embedded-s3
     endpoint: str | None = None  # an s3:// store's endpoint URL (default AWS S3); never credentials
     retries: int = 2  # resubmissions of a chunk whose worker was lost (bench/faults.py)
@@ -63,8 +68,7 @@ class RunConfig:
 
     def validate(self) -> None:
         for name in self.executors:
-            if name not in EXECUTORS:
-                raise UserError(f"unknown executor {name!r}; choose from {', '.join(EXECUTORS)}")
+            executor_class(name)  # raises UserError for an unknown or uninstallable executor
         if not self.workers or min(self.workers) < 1:
             raise UserError("--workers takes positive integers, e.g. 1,2,4")
         if any(c is not None and c < 1 for c in self.chunk_sizes) or not self.chunk_sizes:
@@ -82,10 +86,15 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class Case:
-    executor: str
+    executor: str  # the name the tables record
     workers: int
     chunk_size: int
     kernel: str
+    spec: str = field(default="", compare=False)  # as asked for: a name or package.module:Class
+
+    @property
+    def executor_spec(self) -> str:
+        return self.spec or self.executor
 
     @property
     def case_id(self) -> str:
@@ -117,14 +126,9 @@ def excluded(case: Case, rules: list[dict]) -> bool:
 
 
 def make_executor(config: RunConfig, name: str, workers: int, store: Store | None = None) -> Executor:
-    options: dict = {}
-    if name == "dask" and config.dask_scheduler:
-        options["scheduler"] = config.dask_scheduler
-    if name == "lithops" and config.lithops_config:
-        options["config_file"] = config.lithops_config
-    if name == "lithops" and store is not None and store.kind == "s3":
-        options["store"] = store  # Lithops' own storage on the same endpoint
-    return executor_class(name)(workers, **options)
+    """The executor for one case; it takes from the run's settings what concerns it."""
+    settings = {**asdict(config), "store": store}
+    return executor_class(name).from_settings(workers, settings)
 
 
 def output_digest(keys: list[str], statuses: list[str], digests: list[str]) -> str:
@@ -158,7 +162,7 @@ class Run:
         except DatasetError as exc:
             raise UserError(str(exc)) from None
         for case in self.cases():
-            make_executor(config, case.executor, case.workers).preflight()
+            make_executor(config, case.executor_spec, case.workers).preflight()
         # A store is checked here (credentials, endpoint, bucket, images); embedded-s3 starts in execute.
         self.storage = RunStorage(config.store, config.endpoint, self.dataset, log, config.progress)
         self.inputs: Store = self.storage.inputs
@@ -166,6 +170,12 @@ class Run:
         self.run_dir = Path(config.out) / self.run_id
         try:
             self.price_book = costs.load_price_book(config.price_book)
+            self.machine = costs.choose_machine(
+                self.price_book,
+                vcpus=environment.vcpu_count(),
+                name=config.machine,
+                per_hour=config.price_per_hour,
+            )
         except (OSError, ValueError) as exc:
             raise UserError(f"cannot use the price book: {exc}") from None
         self.task_frames: list[pd.DataFrame] = []
@@ -183,7 +193,13 @@ class Run:
             },
             "environment": environment.describe(),
             "price_book": {"version": self.price_book.version, "path": str(self.price_book.path)},
+            "machine": self.machine.to_json(),  # what local cases are priced as, and why
             "store": self.storage.manifest,  # url, endpoint, emulated latency; no credentials
+            # what each executor declared (chunking, fresh process per call, warm start): the
+            # analysis reads these, so an executor from outside the harness needs no table anywhere
+            "executors": {
+                c.executor: executor_class(c.executor_spec).traits().to_json() for c in self.cases()
+            },
             "started_at": datetime.now(UTC).isoformat(),
             "ended_at": None,
         }
@@ -198,10 +214,11 @@ class Run:
         cases = []
         for kernel in cfg.kernels:
             cases.append(Case(REFERENCE, 1, chunk_size_for(REFERENCE, n, 1, cfg.chunk_sizes[0]), kernel))
-            for name in cfg.executors:
+            for spec in cfg.executors:
+                name, traits = executor_name(spec), executor_class(spec).traits()
                 for w in cfg.workers if name != REFERENCE else []:
                     for chunk in cfg.chunk_sizes:
-                        case = Case(name, w, chunk_size_for(name, n, w, chunk), kernel)
+                        case = Case(name, w, chunk_size_for(traits, n, w, chunk), kernel, spec=spec)
                         if case not in cases and not excluded(case, cfg.exclude):
                             cases.append(case)
         return cases
@@ -216,7 +233,7 @@ class Run:
 
     def execute(self) -> RunResult:
         self.run_dir.mkdir(parents=True, exist_ok=self.resumed)
-        records.write_json(self.manifest, self.run_dir / "manifest.json")
+        tables.write_json(self.manifest, self.run_dir / "manifest.json")
         self.log(f"run {self.run_id}: {self.dataset.name}, {len(self.dataset)} images -> {self.run_dir}")
         with self.storage:  # embedded-s3: start the endpoint and stage the dataset; stop it after
             self.inputs = self.storage.inputs
@@ -228,7 +245,9 @@ class Run:
                 for case in self.cases():
                     if (case.case_id, repeat) in self.done:
                         continue  # finished before the run was interrupted (bench/resume.py)
-                    with make_executor(self.config, case.executor, case.workers, self.inputs) as executor:
+                    with make_executor(
+                        self.config, case.executor_spec, case.workers, self.inputs
+                    ) as executor:
                         self.run_case(case, repeat, executor)
                     self.save()
         if not self.config.keep_outputs:
@@ -240,11 +259,11 @@ class Run:
         """One small case per executor before any measured one, recorded in the manifest only."""
         keys = self.dataset.keys[:WARMUP_IMAGES]
         warmups = self.manifest.setdefault("warmups", [])
-        for name in dict.fromkeys(c.executor for c in self.cases()):
+        for name, spec in {c.executor: c.executor_spec for c in self.cases()}.items():
             workers = 1 if name == REFERENCE else min(self.config.workers)
             scratch = LocalStore(self.run_dir / "scratch" / f"warmup-{name}")
             fn = partial(run_chunk, ctx=CaseContext(self.inputs, scratch, self.config.kernels[0]))
-            with make_executor(self.config, name, workers, self.inputs) as executor:
+            with make_executor(self.config, spec, workers, self.inputs) as executor:
                 t0 = time.perf_counter()
                 chunks = [Chunk(i, (k,), time.time()) for i, k in enumerate(keys)]
                 failed = sum(isinstance(r, BaseException) for _, r in executor.map_unordered(fn, chunks))
@@ -274,7 +293,7 @@ class Run:
         scratch = isinstance(outputs, LocalStore) and outputs.root.parent.name == "scratch"
         if scratch and not self.config.keep_outputs:
             shutil.rmtree(outputs.root, ignore_errors=True)
-        tasks = records.tasks_frame(_account(gathered, keys, t0_wall))
+        tasks = tables.tasks_frame(_account(gathered, keys, t0_wall))
         label = dict(zip(self.dataset.keys, self.dataset.labels, strict=True))
         tasks["label"] = tasks["key"].map(label)
         tasks = tasks.assign(
@@ -288,7 +307,7 @@ class Run:
             kernel=case.kernel,
             store=self.inputs.kind,
         )
-        tasks = records.tasks_frame(tasks.to_dict("records"))
+        tasks = tables.tasks_frame(tasks.to_dict("records"))
         down = faults.store_down(list(tasks["error"]), self.inputs.url)
         if down:  # one line, not one error per image; what finished before is on disk
             raise UserError(f"{down}; is it reachable? Finished cases are in {self.run_dir}")
@@ -303,7 +322,7 @@ class Run:
         row["store_retries"] = int(tasks.get("store_retries", pd.Series([0])).fillna(0).sum())
         self.log(
             f"  {case.case_id:<32} r{repeat}  {wall_s:7.2f} s  {row['images_per_s']:7.1f} img/s  "
-            f"speedup {row['speedup']:5.2f}  ok {row['ok']}/{row['images']}  identical {row['identical']}"
+            f"ok {row['ok']}/{row['images']}  identical {row['identical']}"
         )
 
     def summarise(
@@ -355,8 +374,8 @@ class Run:
         per_chunk = tasks.groupby("chunk_id").agg(start=("t_start", "min"), end=("t_end", "max"))
         return costs.cost_of_case(
             self.price_book,
-            executor=case.executor,
-            backend=executor.backend,
+            billing=executor.billing,
+            machine=self.machine,
             workers=case.workers,
             wall_s=wall_s,
             durations_s=list(per_chunk["end"] - per_chunk["start"]),
@@ -366,40 +385,16 @@ class Run:
         )
 
     def save(self) -> RunResult:
-        tasks = (
-            pd.concat(self.task_frames, ignore_index=True) if self.task_frames else records.tasks_frame([])
-        )
-        runs = with_case_spread(records.runs_frame(self.run_rows))
-        records.write_parquet(tasks, self.run_dir / "tasks.parquet")
-        records.write_parquet(runs, self.run_dir / "runs.parquet")
-        records.write_json(self.manifest, self.run_dir / "manifest.json")
+        tasks = pd.concat(self.task_frames, ignore_index=True) if self.task_frames else tables.tasks_frame([])
+        runs = with_case_statistics(tables.runs_frame(self.run_rows))
+        tables.write_parquet(tasks, self.run_dir / "tasks.parquet")
+        tables.write_parquet(runs, self.run_dir / "runs.parquet")
+        tables.write_json(self.manifest, self.run_dir / "manifest.json")
         return RunResult(self.run_dir, tasks, runs)
 
 
-def with_case_spread(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per case, over its repeats: min and median wall time, and spread = (max - min) / median."""
-    if runs.empty:
-        return runs.assign(wall_s_min=[], wall_s_median=[], wall_s_spread=[])
-    wall = runs.groupby("case_id")["wall_s"]
-    return runs.assign(
-        wall_s_min=wall.transform("min"),
-        wall_s_median=wall.transform("median"),
-        wall_s_spread=(wall.transform("max") - wall.transform("min")) / wall.transform("median"),
-    )
-
-
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per case, the median over repeats: what the CLI prints."""
-    grouped = runs.groupby(["case_id", "executor", "kernel", "workers", "chunk_size"], sort=False)
-    table = grouped.agg(
-        repeats=("repeat", "count"),
-        wall_s=("wall_s", "median"),
-        spread=("wall_s_spread", "first"),
-        images_per_s=("images_per_s", "median"),
-        speedup=("speedup", "median"),
-        efficiency=("efficiency", "median"),
-        ok=("ok", "min"),
-        images=("images", "max"),
-        identical=("identical", "all"),
-    )
-    return table.reset_index().drop(columns="case_id")
+    """Per case, the median over repeats: what the CLI prints (bench/analysis/statistics.py)."""
+    columns = ["executor", "kernel", "workers", "chunk_size", "repeats", "wall_s", "spread"]
+    columns += ["images_per_s", "speedup", "efficiency", "ok", "images", "identical"]
+    return case_summary(runs)[columns]

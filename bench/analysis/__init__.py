@@ -1,0 +1,2 @@
+"""Reading saved tables: the price book and billing, statistics, the scaling model, the claim, compare.
+Never runs work."""

@@ -1,0 +1,29 @@
+"""How many images a task gets when the user leaves the chunk size to the harness.
+
+Each executor declares its ``chunks_per_worker``: local pools keep a few chunks per worker so that a
+slow chunk does not leave a core idle; a Lithops call starts a fresh process that loads the models
+again, so one call per worker keeps cold starts to one per slot. Measured on 2 and 16 cores
+(docs/benchmarks.md): chunks of 8 were no faster anywhere and slower for Dask on 2 cores, where the
+scheduler shares the workers' CPUs.
+"""
+
+from __future__ import annotations
+
+import math
+
+from bench.executors import Traits, traits_of
+
+
+def chunk_size_for(
+    executor: str | Traits, images: int, workers: int, asked: int | None = None, recorded: dict | None = None
+) -> int:
+    """The chunk size asked for, or the executor's default for this many images and workers."""
+    if asked is not None:
+        return asked
+    traits = executor if isinstance(executor, Traits) else traits_of(executor, recorded)
+    return max(1, math.ceil(images / (workers * traits.chunks_per_worker)))
+
+
+def is_default(executor: str | Traits, images: int, workers: int, chunk_size: int, recorded=None) -> bool:
+    """Whether a case ran with the chunk size the harness would choose."""
+    return chunk_size == chunk_size_for(executor, images, workers, recorded=recorded)
