@@ -153,9 +153,13 @@ def _finish_run(args: argparse.Namespace, result, log) -> int:
     print(summary_table(result.runs).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     statuses = result.tasks.groupby("status").size().to_dict()
     print(f"\nstatuses over all cases: {statuses}")
-    if not result.ok:
+    if not result.identical:
         bad = result.runs.loc[~result.runs["identical"].astype(bool), "case_id"].unique()
-        print(f"outputs differ from the sequential reference in: {', '.join(bad)}", file=sys.stderr)
+        print(
+            f"facebench: outputs differ from the sequential reference in: {', '.join(bad)}", file=sys.stderr
+        )
+    if result.errors():
+        print(f"facebench: {result.errors()}", file=sys.stderr)
     if result.ok:  # a short training on the best verified output (by default when synthetic)
         from bench.train.harness import after_run
 
@@ -166,7 +170,8 @@ def _finish_run(args: argparse.Namespace, result, log) -> int:
 
 def cmd_data_stage(args: argparse.Namespace) -> int:
     from bench.stores import open_store
-    from bench.stores.staging import EMBEDDED, stage_dataset
+    from bench.stores.plan import EMBEDDED
+    from bench.stores.staging import stage_dataset
     from pipelines.datasets import DatasetError, load_dataset
 
     if args.store.startswith(EMBEDDED):
@@ -184,7 +189,7 @@ def cmd_data_stage(args: argparse.Namespace) -> int:
 
 
 def cmd_data_fetch(args: argparse.Namespace) -> int:
-    from bench.stores.staging import fetch_archive
+    from bench.stores.fetch import fetch_archive
 
     folder = fetch_archive(args.source, args.to, args.sha256, progress=not args.no_progress)
     print(folder)
@@ -262,16 +267,18 @@ def cmd_project(args: argparse.Namespace) -> int:
     recorded = manifest.get("executors") or {}
     measured = display_order(set(runs["executor"]))
     per_call = [e for e in measured if traits_of(e, recorded).fresh_process_per_call]
-    executors = args.executors or (per_call if serverless else measured)
+    # facebench reaches serverless platforms through Lithops: projected even where the run has no
+    # Lithops case (its overheads then come from the closest measured executor, and the table says so)
+    executors = args.executors or ((per_call or ["lithops"]) if serverless else measured)
     for name in executors:
-        if name not in measured:
+        if name not in measured and not serverless:
             raise UserError(
                 f"--executors {name}: the run has no {name} case to fit (it has {', '.join(measured)})"
             )
         if serverless and not traits_of(name, recorded).fresh_process_per_call:
             raise UserError(
                 f"--executors {name} cannot run on {args.platform}: a serverless platform runs a fresh "
-                f"process per call; choose from {', '.join(per_call) or 'none in this run'}"
+                f"process per call; choose from {', '.join(per_call) or 'lithops'}"
             )
     kernels = args.kernel or sorted(set(tasks["kernel"]))
     if min(args.workers) < 1 or (args.images is not None and args.images < 1):

@@ -24,7 +24,7 @@ step "training on LFW identities with at least 10 images (issue 6)"
 facebench run --dataset "$DATA/lfw" --list "$DATA/lfw-meta/ge10.txt" --executors processes --workers 2 \
   --no-train --no-progress --out "$OUT/runs" | tee "$OUT/ge10.log"
 GE10=$(tail -n 1 "$OUT/ge10.log")
-facebench train --run "$GE10" --executor processes --workers 2 | tee "$OUT/train-ge10.log"
+facebench train "$GE10" --executors processes --workers 2 | tee "$OUT/train-ge10.log"
 
 step "against a Pool with one apply_async per image (issue 7)"
 python benchmarks/versus_pool.py --dataset "$DATA/lfw" --list "$SEED" --workers 2 --chunk-sizes 1,8,32,auto \
@@ -32,8 +32,8 @@ python benchmarks/versus_pool.py --dataset "$DATA/lfw" --list "$SEED" --workers 
 
 step "the scaling model's error and the claim (issue 4), on the reference run and the naive run"
 REF=$(tail -n 1 "$OUT/seed.log"); NAIVE=$(tail -n 1 "$OUT/naive.log")
-facebench project --run "$REF" --validate | tee "$OUT/validate.log"
-facebench claim --run "$REF" --run "$NAIVE" | tee "$OUT/claim.log"
+facebench project "$REF" --validate | tee "$OUT/validate.log"
+facebench claim "$REF" "$NAIVE" | tee "$OUT/claim.log"
 step "the descriptor variants, scored on ge10's validation split (issue 6; about 25 minutes)"
 python benchmarks/descriptor_variants.py "$GE10" | tee "$OUT/descriptor-variants.log"
 

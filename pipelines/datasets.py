@@ -73,11 +73,16 @@ def folder_dataset(root: Path, list_file: Path | None = None) -> Dataset:
         if not list_file.is_file():
             raise DatasetError(f"list file {list_file} does not exist")
         keys = sorted({line.strip() for line in list_file.read_text().splitlines() if line.strip()})
+        resolved = root.resolve()
+        outside = [k for k in keys if not (root / k).resolve().is_relative_to(resolved)]
+        if outside:
+            raise DatasetError(
+                f"{len(outside)} path(s) of {list_file} point outside {root}, e.g. {outside[0]}"
+            )
         missing = [k for k in keys if not (root / k).is_file()]
         if missing:
-            raise DatasetError(
-                f"{len(missing)} path(s) of {list_file} are not under {root}, e.g. {missing[0]}"
-            )
+            count = len(missing)
+            raise DatasetError(f"{count} path(s) of {list_file} are missing from {root}, e.g. {missing[0]}")
         name = f"{root.name}[{list_file.name}]"
     else:
         keys = sorted(

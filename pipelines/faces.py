@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -160,22 +161,26 @@ class Aligner:
         ), crop
 
 
-_ALIGNER: Aligner | None = None
+# One aligner per thread: dlib's detector and shape predictor keep scratch state and are not safe to
+# share between threads (a multi-threaded Dask worker crashed with SIGSEGV when they were). A worker
+# thread loads its own models once; ``unload`` (from any thread) makes every thread load them again.
+_LOCAL = threading.local()
+_GENERATION = 0
 
 
 def unload() -> None:
     """Forget this process's models, so that the next image pays the load as a fresh worker would."""
-    global _ALIGNER
-    _ALIGNER = None
+    global _GENERATION
+    _GENERATION += 1
 
 
 def shared_aligner() -> tuple[Aligner, float]:
-    """This process's aligner and the load time paid now (0 when it was already loaded)."""
-    global _ALIGNER
-    if _ALIGNER is None:
-        _ALIGNER = Aligner()
-        return _ALIGNER, _ALIGNER.load_s
-    return _ALIGNER, 0.0
+    """This thread's aligner and the load time paid now (0 when it was already loaded)."""
+    aligner = getattr(_LOCAL, "aligner", None)
+    if aligner is None or _LOCAL.generation != _GENERATION:
+        _LOCAL.aligner, _LOCAL.generation = Aligner(), _GENERATION
+        return _LOCAL.aligner, _LOCAL.aligner.load_s
+    return aligner, 0.0
 
 
 def _run(data: bytes, aligner: Aligner, load_s: float, read, write) -> FaceResult:

@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,13 +52,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def dask_scheduler(tmp_path_factory: pytest.TempPathFactory):
-    """A real Dask cluster on loopback: `dask scheduler` and two `dask worker` processes."""
+@contextmanager
+def dask_cluster(logs: Path, workers: int, threads: int) -> Iterator[tuple[str, list[subprocess.Popen]]]:
+    """A real Dask cluster on loopback: `dask scheduler` and `workers` `dask worker` processes of
+    `threads` threads each (each under its nanny, which restarts a worker that dies)."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     bindir = Path(sys.executable).parent
-    logs = tmp_path_factory.mktemp("dask")
     common = {"cwd": logs, "stderr": subprocess.STDOUT}
     procs = [
         subprocess.Popen(
@@ -65,10 +67,19 @@ def dask_scheduler(tmp_path_factory: pytest.TempPathFactory):
             **common,
         )
     ]
-    for i in range(2):
+    for i in range(workers):
         procs.append(
             subprocess.Popen(
-                [bindir / "dask", "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard"],
+                [
+                    bindir / "dask",
+                    "worker",
+                    address,
+                    "--nthreads",
+                    str(threads),
+                    "--nworkers",
+                    "1",
+                    "--no-dashboard",
+                ],
                 stdout=open(logs / f"worker{i}.log", "w"),  # noqa: SIM115
                 **common,
             )
@@ -78,11 +89,11 @@ def dask_scheduler(tmp_path_factory: pytest.TempPathFactory):
 
         deadline = time.time() + 60
         with Client(address, timeout="30s") as client:
-            while len(client.scheduler_info()["workers"]) < 2:
+            while len(client.scheduler_info()["workers"]) < workers:
                 if time.time() > deadline:
-                    pytest.fail("the two dask workers did not join the scheduler within 60 s")
+                    pytest.fail(f"the {workers} dask worker(s) did not join the scheduler within 60 s")
                 time.sleep(0.2)
-        yield address
+        yield address, procs[1:]
     finally:
         for proc in reversed(procs):
             proc.terminate()
@@ -93,9 +104,20 @@ def dask_scheduler(tmp_path_factory: pytest.TempPathFactory):
                 proc.kill()
 
 
-# --- object storage (issue 3) ----------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def dask_scheduler(tmp_path_factory: pytest.TempPathFactory):
+    """Two single-threaded `dask worker` processes."""
+    with dask_cluster(tmp_path_factory.mktemp("dask"), workers=2, threads=1) as (address, _):
+        yield address
 
-#: Every variable a store may read credentials from: tests clear them, then plant their own.
+
+@pytest.fixture
+def dask_threaded_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """One `dask worker` with 4 threads, `dask worker`'s usual shape; yields (address, nanny process)."""
+    with dask_cluster(tmp_path_factory.mktemp("dask4"), workers=1, threads=4) as (address, procs):
+        yield address, procs[0]
+
+
 CREDENTIAL_VARS = (
     "COS_HMAC_ACCESS_KEY_ID",
     "COS_HMAC_SECRET_ACCESS_KEY",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -44,6 +47,59 @@ def test_remote_dask_cluster(dask_scheduler, tmp_path):
     assert pd.read_parquet(run_dir / "runs.parquet")["identical"].all()
 
 
+def test_a_multithreaded_remote_worker_runs_safely_within_the_asked_concurrency(
+    dask_threaded_cluster, tmp_path
+):
+    # `dask worker`'s default shape (several threads) crashed the kernel and then hung the run; now
+    # the kernel keeps models per thread and no more than --workers chunks are ever in flight.
+    address, _ = dask_threaded_cluster
+    out = facebench(
+        "run", "--dataset", "synthetic:24", "--executors", "sequential,dask", "--dask-scheduler", address,
+        "--workers", "2", "--chunk-size", "3", "--out", str(tmp_path), "--no-progress", "--no-train",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    run_dir = Path(out.stdout.strip().splitlines()[-1])
+    runs = pd.read_parquet(run_dir / "runs.parquet")
+    tasks = pd.read_parquet(run_dir / "tasks.parquet")
+    dask_runs = runs[runs["executor"] == "dask"]
+    assert dask_runs["identical"].all()
+    assert dask_runs["max_in_flight"].max() == 2  # the concurrency asked for, no more, no less
+    dask_tasks = tasks[tasks["executor"] == "dask"]
+    assert dask_tasks["cold_start"].any()  # the case started cold, as the sequential reference did
+
+
+@pytest.mark.timeout(300)
+def test_a_remote_worker_that_dies_costs_a_retry_not_a_hang(dask_threaded_cluster, tmp_path):
+    import psutil
+
+    address, nanny = dask_threaded_cluster
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", "run", "--dataset", "synthetic:48",
+         "--executors", "sequential,dask",
+         "--dask-scheduler", address, "--workers", "2", "--chunk-size", "2", "--out", str(tmp_path),
+         "--no-progress", "--no-train", "--no-warmup"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    # wait until the dask case is under way, then kill the worker process (its nanny restarts it)
+    deadline = time.time() + 200
+    while time.time() < deadline and not (
+        tmp_path.glob("*/runs.parquet") and any(tmp_path.glob("*/runs.parquet"))
+    ):
+        time.sleep(0.2)
+    time.sleep(1.5)
+    workers = psutil.Process(nanny.pid).children(recursive=True)
+    victim = max(workers, key=lambda p: p.memory_info().rss)  # the worker, not the resource tracker
+    victim.kill()
+    stdout, stderr = proc.communicate(timeout=240)
+    run_dir = Path(stdout.strip().splitlines()[-1])
+    runs = pd.read_parquet(run_dir / "runs.parquet")
+    dask_run = runs[runs["executor"] == "dask"].iloc[0]
+    assert bool(dask_run["identical"]), stderr  # every image accounted for, after a retry
+    dask_tasks = pd.read_parquet(run_dir / "tasks.parquet").query("executor == 'dask'")
+    assert dask_tasks["pid"].nunique() >= 2  # the kill landed during the case: a new worker finished it
+    assert proc.returncode == 0, stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -79,3 +135,72 @@ def test_empty_dataset_folder_is_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     out = facebench("run", "--dataset", str(tmp_path / "empty"), "--out", str(tmp_path), "--no-progress")
     assert out.returncode == 2 and "holds no images" in out.stderr
+
+
+EXAMPLE_EXECUTOR = Path(__file__).resolve().parents[1] / "docs" / "examples" / "spawn_pool.py"
+
+
+def test_an_executor_from_outside_the_repository_runs_end_to_end(tmp_path):
+    # The docs' example, copied to a folder outside the repository, given as module:Class: it runs
+    # beside the sequential case, its outputs are verified, it is priced and reported and compared.
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "spawn_pool.py").write_text(EXAMPLE_EXECUTOR.read_text())
+    env = {**os.environ, "PYTHONPATH": str(outside)}
+    out = facebench(
+        "run", "--dataset", "synthetic:8", "--executors", "sequential,spawn_pool:SpawnPool",
+        "--workers", "2", "--out", str(tmp_path / "runs"), "--no-progress", "--no-train", env=env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    run_dir = Path(out.stdout.strip().splitlines()[-1])
+    runs = pd.read_parquet(run_dir / "runs.parquet")
+    mine = runs[runs["executor"] == "spawn-pool"]
+    assert len(mine) == 1 and bool(mine["identical"].iloc[0])
+    assert mine["chunk_size"].iloc[0] == 2  # its declared chunks_per_worker: 8 images / (2 workers x 2)
+    assert mine["cost_usd"].iloc[0] > 0 and "wall time" in mine["cost_model"].iloc[0]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["executors"]["spawn-pool"]["cls"] == "spawn_pool:SpawnPool"
+    report = facebench("report", str(run_dir), "--out", str(tmp_path / "report"), env=env)
+    assert report.returncode == 0, report.stderr
+    assert "spawn-pool" in (tmp_path / "report" / "index.html").read_text()
+    compared = facebench("compare", str(run_dir), str(run_dir), env=env)
+    assert compared.returncode == 0 and "spawn-pool" in compared.stdout, compared.stdout + compared.stderr
+
+
+def test_an_executor_that_cannot_be_imported_is_one_line(tmp_path):
+    out = facebench("run", "--executors", "no_such_package.module:Pool", "--out", str(tmp_path))
+    assert out.returncode == 2 and "no_such_package" in out.stderr and "pip install" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_broken_environment_exits_non_zero_and_names_the_cause(tmp_path):
+    # A face_recognition_models package without its model files, first on the path: every image
+    # fails alike in every case, so every case is "identical" to the broken reference; the run must
+    # still fail, with one line that says why.
+    fake = tmp_path / "fake" / "face_recognition_models"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    env = {**os.environ, "PYTHONPATH": str(fake.parent)}
+    out = facebench(
+        "run", "--dataset", "synthetic:4", "--executors", "sequential,processes", "--workers", "1",
+        "--out", str(tmp_path / "runs"), "--no-progress", "--no-train", env=env,
+    )  # fmt: skip
+    assert out.returncode == 1, out.stdout + out.stderr
+    line = [x for x in out.stderr.splitlines() if "ended as error" in x]
+    assert len(line) == 1 and "8 image result(s) in 2 case(s)" in line[0]
+    assert "face_recognition_models" in line[0] or "model" in line[0]
+
+
+def test_a_list_entry_that_does_not_exist_is_reported_as_missing(tmp_path, synthetic_small):
+    listing = tmp_path / "list.txt"
+    first = synthetic_small.keys[0]
+    listing.write_text(f"{first}\nA/missing.jpg\n")
+    out = facebench(
+        "run", "--dataset", str(synthetic_small.root), "--list", str(listing), "--out", str(tmp_path)
+    )
+    assert out.returncode == 2 and "missing from" in out.stderr and "A/missing.jpg" in out.stderr
+    listing.write_text(f"{first}\n../outside.jpg\n")
+    out = facebench(
+        "run", "--dataset", str(synthetic_small.root), "--list", str(listing), "--out", str(tmp_path)
+    )
+    assert out.returncode == 2 and "outside" in out.stderr

@@ -11,6 +11,8 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from bench.analysis.pricing import (
@@ -445,3 +447,23 @@ def test_malformed_book_gives_one_line_value_error(tmp_path: Path, text: str, me
 def test_missing_book_file_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         load_price_book(tmp_path / "absent.toml")
+
+
+def test_committed_results_are_priced_as_the_machines_that_ran_them() -> None:
+    # results/scaling-16core ran on 16 vCPUs, results/reference on 2 (benchmarks/reprice.py)
+    import json
+
+    root = Path(__file__).resolve().parents[1] / "results"
+    for name, vcpus, machine, per_hour in [
+        ("reference", 2, "c5.large", 0.085),
+        ("scaling-16core", 16, "c5.4xlarge", 0.68),
+    ]:
+        runs = pd.read_parquet(root / name / "runs.parquet")
+        manifest = json.loads((root / name / "manifest.json").read_text())
+        assert manifest["environment"]["cpu_count"] == vcpus
+        assert manifest["machine"]["name"] == machine
+        local = runs[runs["store"] == "local"]
+        assert len(local) and local["cost_model"].str.startswith(f"{machine} ${per_hour:g}/h").all()
+        assert local["cost_usd"].to_numpy() == pytest.approx(
+            per_hour * np.ceil(local["wall_s"].to_numpy()) / 3600
+        )

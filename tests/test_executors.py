@@ -69,3 +69,47 @@ def test_pools_use_as_many_processes_as_workers(name):
 def test_unknown_executor_is_a_user_error():
     with pytest.raises(UserError, match="unknown executor 'spark'"):
         executor_class("spark")
+
+
+def test_lithops_finds_its_config_as_lithops_does(tmp_path, monkeypatch):
+    from bench.errors import UserError
+    from bench.executors.lithops import LithopsExecutor, find_config_file
+
+    monkeypatch.delenv("LITHOPS_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path, source = find_config_file(None)
+    assert path is None and "localhost" in source
+    assert LithopsExecutor(1).describe()["config"] == source  # the manifest says so
+    home = tmp_path / ".lithops" / "config"
+    home.parent.mkdir()
+    home.write_text("lithops:\n  backend: localhost\n  storage: localhost\n")
+    assert find_config_file(None) == (home, "~/.lithops/config")
+    named = tmp_path / "env.yaml"
+    named.write_text("lithops:\n  backend: aws_lambda\n  storage: aws_s3\n")
+    monkeypatch.setenv("LITHOPS_CONFIG_FILE", str(named))
+    assert find_config_file(None) == (named, "LITHOPS_CONFIG_FILE")
+    assert LithopsExecutor(1).backend == "aws_lambda"
+    assert find_config_file(home)[1] == "--lithops-config"  # the flag wins
+    monkeypatch.setenv("LITHOPS_CONFIG_FILE", str(tmp_path / "gone.yaml"))
+    with pytest.raises(UserError, match="LITHOPS_CONFIG_FILE"):
+        find_config_file(None)
+
+
+def test_executors_declare_themselves():
+    from bench.executors import Executor, traits_of
+
+    assert traits_of("lithops").fresh_process_per_call and not traits_of("lithops").can_start_warm
+    assert traits_of("lithops").chunks_per_worker == 1 and traits_of("processes").chunks_per_worker == 4
+    assert traits_of("sequential").in_process
+    # an executor that declares nothing gets the documented defaults
+    bare = type("Bare", (Executor,), {"name": "bare", "map_unordered": lambda self, fn, items: iter(())})
+    t = bare.traits()
+    assert (t.chunks_per_worker, t.fresh_process_per_call, t.in_process, t.can_start_warm) == (
+        4,
+        False,
+        False,
+        True,
+    )
+    assert bare(3).slots == 3 and bare(3).billing.kind == "machine"
+    # a name the harness does not know: defaults, never a KeyError after the work is done
+    assert traits_of("gone", {}).chunks_per_worker == 4

@@ -18,9 +18,11 @@ from conftest import TEST_BUCKET
 from bench.cli import main
 from bench.errors import UserError
 from bench.stores import embedded as s3server
-from bench.stores import open_store, staging
+from bench.stores import fetch, open_store
+from bench.stores.fetch import ARCHIVES, fetch_archive
 from bench.stores.local import LocalStore
-from bench.stores.staging import ARCHIVES, fetch_archive, parse_embedded, stage_dataset
+from bench.stores.plan import parse_embedded
+from bench.stores.staging import stage_dataset
 from pipelines.datasets import folder_dataset, load_dataset
 
 
@@ -211,10 +213,10 @@ def test_cli_fetch(small, tmp_path, http_files, capfd):
 
 
 def test_published_archives_have_known_checksums():
-    archive, local = staging._resolve_source("lfw", None)
+    archive, local = fetch._resolve_source("lfw", None)
     assert local is None and archive.digest.startswith("sha256:055f7d9c") and archive.folder == "lfw"
     assert ARCHIVES["lfw-deepfunneled"].digest.startswith("md5:")
-    assert staging._resolve_source("lfw-funneled", "A" * 64)[0].digest == "sha256:" + "a" * 64
-    url_archive, _ = staging._resolve_source("https://example.org/mirror/lfw.tgz", None)
+    assert fetch._resolve_source("lfw-funneled", "A" * 64)[0].digest == "sha256:" + "a" * 64
+    url_archive, _ = fetch._resolve_source("https://example.org/mirror/lfw.tgz", None)
     assert url_archive.digest == ARCHIVES["lfw"].digest  # a mirror of a known file is checked too
     assert Path(url_archive.urls[0]).name == "lfw.tgz"

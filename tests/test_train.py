@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench import tables
 from bench.cli import main
 from bench.errors import UserError
 from bench.run.runner import Run, RunConfig
@@ -291,7 +292,7 @@ def test_train_options_are_checked(trained):
         with pytest.raises(UserError, match=message):
             training.train(run=trained.train_dir.parent, options=options, log=lambda _: None)
     with pytest.raises(UserError, match="no run"):
-        training.resolve_run(None, root=trained.train_dir / "nowhere")
+        tables.resolve_run(None, root=trained.train_dir / "nowhere")
 
 
 # ------------------------------------------------------------------------------------ LFW verification

@@ -74,3 +74,19 @@ def case_summary(runs: pd.DataFrame) -> pd.DataFrame:
     table["order"] = table["executor"].map(order)
     table = table.sort_values(["order", "workers", "chunk_size"], kind="stable")
     return table.drop(columns="order").reset_index(drop=True)
+
+
+def chunks_in_flight(tasks: pd.DataFrame) -> int:
+    """The largest number of chunks that ran at once in one case and repeat: the concurrency that
+    really happened, from the workers' own clocks (a chunk runs from its first image's start to its
+    last image's end)."""
+    if tasks.empty:
+        return 0
+    chunks = tasks.groupby("chunk_id").agg(start=("t_start", "min"), end=("t_end", "max"))
+    events = sorted([(t, 1) for t in chunks["start"]] + [(t, -1) for t in chunks["end"]])
+    # at equal times an end sorts before a start (-1 < 1): touching chunks do not overlap
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak

@@ -112,6 +112,14 @@ class Executor(ABC):
             can_start_warm=cls.can_start_warm,
         )
 
+    def describe(self) -> dict[str, Any]:
+        """What the manifest records of this executor's configuration (never credentials)."""
+        return {"backend": self.backend, "slots": self.slots}
+
+    def run_on_workers(self, fn: Callable[[], Any]) -> None:  # noqa: B027 - optional hook
+        """Run ``fn`` in every worker process before the clock starts, where workers outlive a case (an
+        existing cluster); the default starts fresh workers for every case, so there is nothing to do."""
+
     def preflight(self) -> None:  # noqa: B027 - optional hook
         """Check configuration that can be checked before any work starts; raise UserError."""
 

@@ -1,5 +1,14 @@
 """dask.distributed: a LocalCluster of single-threaded worker processes, or an existing cluster.
 
+On an existing cluster every worker thread is a slot (``dask worker`` starts one thread per core by
+default); the kernel keeps one set of models per thread (pipelines/faces.py), so a multi-threaded
+worker is safe. No more than ``workers`` chunks are ever in flight: the client submits the next chunk
+only when one has come back, and leaves the choice of worker to the scheduler, so a worker that dies
+and comes back at a new address (its nanny restarts it) gets work again instead of leaving tasks
+pinned to an address that is gone. Every case starts cold: before the clock, the runner has each
+worker process of an existing cluster forget its models (``run_on_workers``), as the in-process
+sequential case does.
+
 When a worker process dies, its nanny starts a new one. The LocalCluster's scheduler is told to give up
 on a task at the first worker death (``allowed-failures`` 0): the task comes back as ``KilledWorker``
 and the harness resubmits it within its own ``--retries`` budget, which the runs table counts
@@ -31,7 +40,6 @@ class DaskExecutor(Executor):
         self.connect_timeout_s = connect_timeout_s
         self._cluster = None
         self._client = None
-        self._targets: list[str] | None = None
 
     @classmethod
     def from_settings(cls, workers: int, settings: Mapping[str, Any]) -> DaskExecutor:
@@ -76,18 +84,20 @@ class DaskExecutor(Executor):
             self._client = Client(self._cluster)
             return
         self._client = self._connect()
-        slots = [
-            addr
-            for addr, info in sorted(self._client.scheduler_info(n_workers=-1)["workers"].items())
-            for _ in range(info.get("nthreads", 1))
-        ]
-        if len(slots) < self.workers:
+        threads = sum(
+            info.get("nthreads", 1) for info in self._client.scheduler_info(n_workers=-1)["workers"].values()
+        )
+        if threads < self.workers:
             self.close()
             raise UserError(
-                f"the Dask cluster at {self.scheduler} has {len(slots)} worker thread(s), "
+                f"the Dask cluster at {self.scheduler} has {threads} worker thread(s), "
                 f"fewer than the {self.workers} asked for"
             )
-        self._targets = sorted(set(slots[: self.workers]))
+
+    def run_on_workers(self, fn: Callable[[], Any]) -> None:
+        """An existing cluster's worker processes outlive a case: run ``fn`` in each of them."""
+        if self.scheduler is not None:
+            self._client.run(fn)
 
     def close(self) -> None:
         if self._client is not None:
@@ -100,12 +110,21 @@ class DaskExecutor(Executor):
     def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
         from distributed import as_completed
 
-        futures = [
-            self._client.submit(fn, item, pure=False, workers=self._targets, allow_other_workers=False)
-            for item in items
-        ]
-        index = {f.key: i for i, f in enumerate(futures)}
-        for future in as_completed(futures):
+        pending = iter(enumerate(items))
+        index: dict[str, int] = {}
+
+        def submit_next(window) -> None:
+            for i, item in pending:
+                future = self._client.submit(fn, item, pure=False)
+                index[future.key] = i
+                window.add(future)
+                return
+
+        window = as_completed()
+        for _ in range(self.workers):  # at most `workers` chunks in flight, whatever the cluster's size
+            submit_next(window)
+        for future in window:
             exc = future.exception()
-            yield index[future.key], exc if exc is not None else future.result()
+            yield index.pop(future.key), exc if exc is not None else future.result()
             future.release()
+            submit_next(window)

@@ -1,4 +1,5 @@
-"""Lithops serverless functions: the localhost backend by default, any cloud backend by config file.
+"""Lithops serverless functions: any backend by config file, found as Lithops finds it
+(``--lithops-config``, ``LITHOPS_CONFIG_FILE``, ``~/.lithops/config``), else offline localhost.
 
 Every Lithops call runs in a fresh process (here and in the cloud), so each chunk pays the model load:
 that is the serverless cold start, and the tables record it.
@@ -7,6 +8,7 @@ that is the serverless cold start, and the tables record it.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import import_module
@@ -34,8 +36,24 @@ def localhost_config(workers: int) -> dict:
     }
 
 
+def find_config_file(path: str | Path | None = None) -> tuple[Path | None, str]:
+    """The Lithops config to use, by Lithops' own rules: the file named, else ``LITHOPS_CONFIG_FILE``,
+    else ``~/.lithops/config``; None (offline localhost) where none exists. Returns where it came from."""
+    if path is not None:
+        return Path(path), "--lithops-config"
+    env = os.environ.get("LITHOPS_CONFIG_FILE")
+    if env:
+        if not Path(env).is_file():
+            raise UserError(f"LITHOPS_CONFIG_FILE names {env}, which does not exist")
+        return Path(env), "LITHOPS_CONFIG_FILE"
+    home = Path.home() / ".lithops" / "config"
+    if home.is_file():
+        return home, "~/.lithops/config"
+    return None, "none found (no --lithops-config, LITHOPS_CONFIG_FILE or ~/.lithops/config): localhost"
+
+
 def load_config(path: str | Path | None, workers: int) -> dict:
-    """The user's Lithops YAML where given (its backend and storage), else offline localhost."""
+    """The user's Lithops YAML where there is one (its backend and storage), else offline localhost."""
     if path is None:
         return localhost_config(workers)
     import yaml
@@ -126,6 +144,8 @@ class LithopsExecutor(Executor):
 
     def __init__(self, workers: int, config_file: str | Path | None = None, store: Any = None) -> None:
         super().__init__(workers)
+        found, self.config_source = find_config_file(config_file)
+        config_file = found
         self.config = load_config(config_file, workers)
         # Where the run's store is an S3 endpoint, Lithops keeps its own objects (function, data,
         # results) there too, as PyWren did in the pattern; a storage the user's config names wins.
@@ -137,6 +157,10 @@ class LithopsExecutor(Executor):
     @property
     def backend(self) -> str:
         return self.config["lithops"].get("backend", "localhost")
+
+    def describe(self) -> dict[str, Any]:
+        storage = self.config["lithops"].get("storage", "localhost")
+        return {**super().describe(), "storage": storage, "config": self.config_source}
 
     def preflight(self) -> None:
         """Import the configured compute and storage backends, which fails if their SDKs are missing."""

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from bench import tables
 from bench.analysis import pricing as costs
-from bench.analysis.statistics import case_summary, with_case_statistics
+from bench.analysis.statistics import case_summary, chunks_in_flight, with_case_statistics
 from bench.errors import UserError
 from bench.executors import BUILTIN, REFERENCE, Executor, executor_class, executor_name
 from bench.executors.chunking import chunk_size_for
@@ -31,7 +31,7 @@ from bench.run import environment, faults
 from bench.run.task import CaseContext, Chunk, failed_record, gather_chunks, run_chunk, unload_models
 from bench.stores.base import Store
 from bench.stores.local import LocalStore
-from bench.stores.staging import RunStorage
+from bench.stores.plan import RunStorage
 from pipelines.datasets import Dataset, DatasetError, load_dataset
 from pipelines.faces import KERNELS
 
@@ -108,8 +108,27 @@ class RunResult:
     runs: pd.DataFrame
 
     @property
-    def ok(self) -> bool:
+    def identical(self) -> bool:
         return bool(self.runs["identical"].fillna(False).astype(bool).all())
+
+    def errors(self) -> str | None:
+        """One line on the images that ended as ``error`` (the harness or the environment failed,
+        unlike ``no_face`` and ``bad_input``, which are answers), or None when there are none. A
+        broken environment fails every case alike, so 'identical' alone would not catch it."""
+        errors = self.tasks[self.tasks["status"] == "error"]
+        if errors.empty:
+            return None
+        reasons = errors["error"].fillna("").str.split("\n").str[0].str.slice(0, 160).value_counts()
+        top = "; ".join(f"{n} x {reason!r}" for reason, n in reasons.head(2).items())
+        cases = errors["case_id"].nunique()
+        return (
+            f"{len(errors)} image result(s) in {cases} case(s) ended as error (the harness or the "
+            f"environment failed, not the images): {top}"
+        )
+
+    @property
+    def ok(self) -> bool:
+        return self.identical and self.errors() is None
 
 
 def new_run_id() -> str:
@@ -140,13 +159,28 @@ def output_digest(keys: list[str], statuses: list[str], digests: list[str]) -> s
 
 
 def _account(case_records: list[dict], keys: tuple[str, ...], t_submit: float) -> list[dict]:
-    """Exactly one record per input key: duplicates dropped, anything missing marked as an error."""
+    """Exactly one record per input key. A key that came back twice (the harness or an executor
+    delivered it twice) becomes an error naming the duplicate, so that it counts against its case; a
+    key that never came back is an error too; a record for a key not asked for is an error."""
     seen: dict[str, dict] = {}
+    counts: dict[str, int] = {}
     for rec in case_records:
+        counts[rec["key"]] = counts.get(rec["key"], 0) + 1
         seen.setdefault(rec["key"], rec)
+    stray = sorted(set(seen) - set(keys))
     for key in keys:
         if key not in seen:
             seen[key] = failed_record(key, -1, t_submit, "no record came back for this image", **_NO_OUTPUT)
+        elif counts[key] > 1:
+            first = seen[key]
+            reason = f"{counts[key]} records came back for this image (a duplicate)"
+            if stray:
+                reason += f"; and {len(stray)} for keys never asked for, e.g. {stray[0]}"
+            seen[key] = {**first, "status": "error", "error": reason, **_NO_OUTPUT}
+    if stray and not any(counts[k] > 1 for k in keys):  # charge a stray record to the case's first image
+        first = seen[keys[0]]
+        reason = f"{len(stray)} record(s) came back for keys never asked for, e.g. {stray[0]}"
+        seen[keys[0]] = {**first, "status": "error", "error": reason, **_NO_OUTPUT}
     return [seen[k] for k in keys]
 
 
@@ -275,8 +309,12 @@ class Run:
 
     def run_case(self, case: Case, repeat: int, executor: Executor) -> None:
         keys = self.dataset.keys
+        self.manifest.setdefault("executor_settings", {}).setdefault(case.executor, executor.describe())
+        # Every case starts cold, by one rule for every executor: no worker has the models when the
+        # clock starts (fresh workers, or workers that outlive cases told to forget them).
         if executor.in_process:
-            unload_models()  # start cold, like a fresh worker: every case pays its model load
+            unload_models()
+        executor.run_on_workers(unload_models)
         outputs = self.outputs_for(case, repeat)
         ctx = CaseContext(self.inputs, outputs, case.kernel, self.config.task_timeout, os.getpid())
         fn = partial(run_chunk, ctx=ctx)
@@ -311,13 +349,17 @@ class Run:
         down = faults.store_down(list(tasks["error"]), self.inputs.url)
         if down:  # one line, not one error per image; what finished before is on disk
             raise UserError(f"{down}; is it reachable? Finished cases are in {self.run_dir}")
+        problems: list[str] = []
         if self.storage.is_object_store:  # every crop accounted for; the reference's collected locally
             collect_to = self.run_dir / "output" if case.executor == REFERENCE and repeat == 0 else None
-            for problem in self.storage.settle(outputs, tasks, collect_to):
+            problems = self.storage.settle(outputs, tasks, collect_to)
+            for problem in problems:
                 self.log(f"  {case.case_id} r{repeat}: {problem}")
         self.task_frames.append(tasks)
         self.run_rows.append(self.summarise(case, repeat, executor, tasks, wall_s))
         row = self.run_rows[-1]
+        if problems:  # crops missing from the store, stray or of the wrong size: not the reference's output
+            row["identical"] = False
         row["retries"] = dispatch.retries  # chunk resubmissions after lost workers
         row["store_retries"] = int(tasks.get("store_retries", pd.Series([0])).fillna(0).sum())
         self.log(
@@ -362,6 +404,7 @@ class Run:
             "cost_usd": cost_usd,
             "cost_model": cost_model,
             "cpu_s": float(tasks["cpu_s"].sum()),
+            "max_in_flight": chunks_in_flight(tasks[tasks["chunk_id"] >= 0]),
             "peak_rss_mb": float(tasks["worker_rss_mb"].max()),
             "output_digest": output_digest(
                 list(tasks["key"]), list(tasks["status"]), list(tasks["output_sha256"])

@@ -1,0 +1,114 @@
+"""Where a projected case runs, and the limits there that a run on one machine cannot measure.
+
+They come from the price book's ``[platforms.*]`` tables, each figure with its source: cold start,
+invocation rate, concurrency limit, CPU share of the function's memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.analysis.pricebook import PriceBook
+
+__all__ = [
+    "DEFAULT_MEMORY_MB",
+    "PLATFORMS",
+    "PLATFORM_STORE",
+    "SERVERLESS_PLATFORMS",
+    "Platform",
+    "platform_limits",
+]
+
+SERVERLESS_PLATFORMS = ("aws_lambda", "ibm_cloud_functions", "ibm_code_engine")
+PLATFORMS = ("local", *SERVERLESS_PLATFORMS)
+#: Function memory when none is asked: the smallest size that buys one full vCPU where the platform
+#: publishes (or the book estimates) a CPU share; Code Engine's default 1 vCPU / 4 GB combination.
+DEFAULT_MEMORY_MB = {"aws_lambda": 1769, "ibm_cloud_functions": 2048, "ibm_code_engine": 4096}
+#: The object store each platform's functions would read and write, for request fees.
+PLATFORM_STORE = {"aws_lambda": "s3", "ibm_cloud_functions": "ibm_cos", "ibm_code_engine": "ibm_cos"}
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Where a projected case runs and the limits that apply there, with their sources."""
+
+    name: str
+    concurrency_cap: int | None = None
+    invocation_limit: tuple[int, float] | None = None
+    scale_limit: tuple[int, float] | None = None
+    cold_start_s: float = 0.0
+    cpu_share: float = 1.0  # of one core of the calibration machine, per function
+    memory_mb: float | None = None
+    vcpu: float | None = None
+    timeout_s: float | None = None
+    sources: tuple[str, ...] = ()
+
+
+def _window_s(unit: str) -> float:
+    unit = unit.lower()
+    if "per minute" in unit:
+        return 60.0
+    if "per hour" in unit:
+        return 3600.0
+    return 1.0
+
+
+def platform_limits(book: PriceBook, name: str, memory_mb: float | None = None) -> Platform:
+    """A serverless platform's limits from the price book's ``[platforms.<name>]`` table."""
+    if name == "local":
+        return Platform("local")
+    entries = book.platform(name)
+    values = {k: e.value for k, e in entries.items()}
+    memory = float(memory_mb or DEFAULT_MEMORY_MB.get(name, 2048))
+    lo, hi = values.get("memory_mb_min"), values.get("memory_mb_max")
+    if (lo is not None and memory < lo) or (hi is not None and memory > hi):
+        raise ValueError(f"{name} takes {lo:g} to {hi:g} MB of memory, not {memory:g}")
+    if "mb_per_vcpu" in values:
+        vcpu = memory / values["mb_per_vcpu"]
+        if "vcpus_max" in values:
+            vcpu = min(vcpu, values["vcpus_max"])
+    elif "gb_per_vcpu" in values:
+        vcpu = memory / 1024 / values["gb_per_vcpu"]
+    else:
+        vcpu = 1.0
+    caps = [values[k] for k in ("concurrency_limit", "array_instances_max") if k in values]
+    if "vcpu_per_project" in values:
+        caps.append(values["vcpu_per_project"] / vcpu)
+    if "memory_gb_per_project" in values:
+        caps.append(values["memory_gb_per_project"] / (memory / 1024))
+    invocation = None
+    if "invocation_rate_limit" in values:
+        window = _window_s(entries["invocation_rate_limit"].unit)
+        invocation = (int(values["invocation_rate_limit"]), window)
+    scale = None
+    if "scaling_rate" in values:
+        # AWS states the rule as 1,000 new executions every 10 s per function (the entry's note).
+        scale = (int(values["scaling_rate"] * 10), 10.0)
+    used = [
+        "concurrency_limit",
+        "array_instances_max",
+        "vcpu_per_project",
+        "memory_gb_per_project",
+        "invocation_rate_limit",
+        "scaling_rate",
+        "cold_start_s",
+        "mb_per_vcpu",
+        "gb_per_vcpu",
+    ]
+    sources = tuple(
+        f"{name}.{k} = {entries[k].value:g} {entries[k].unit} ({entries[k].source})"
+        for k in used
+        if k in entries
+    )
+    return Platform(
+        name=name,
+        concurrency_cap=int(min(caps)) if caps else None,
+        invocation_limit=invocation,
+        scale_limit=scale,
+        cold_start_s=float(values.get("cold_start_s", 0.0)),
+        cpu_share=float(min(1.0, vcpu)),
+        memory_mb=memory,
+        vcpu=float(vcpu),
+        timeout_s=values.get("timeout_s_max"),
+        sources=sources,
+    )

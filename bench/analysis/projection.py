@@ -1,0 +1,255 @@
+"""A calibrated model played forward: one case or a grid of them, on this machine or a serverless
+platform, with wall time and cost; and the projection written into the run folder.
+
+Per-image times are resampled from the fit and summed per chunk, compute stretched by the cores the
+workers share (local) or by the function's CPU share (serverless); :func:`schedule` then places the
+chunks, and the price book bills the result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench import tables
+from bench.analysis.billing import cost_of_case
+from bench.analysis.calibration import Model
+from bench.analysis.platforms import PLATFORM_STORE, Platform
+from bench.analysis.pricebook import PriceBook
+from bench.analysis.simulator import schedule
+from bench.executors import Billing
+from bench.executors.chunking import chunk_size_for
+
+__all__ = [
+    "PROJECTION_KEYS",
+    "SEED",
+    "Prediction",
+    "json_rows",
+    "predict_case",
+    "project",
+    "store_projection",
+]
+
+SEED = 0
+#: The columns that name a projected case: a new projection of the same case replaces the old row.
+PROJECTION_KEYS = ["executor", "platform", "kernel", "workers", "images", "chunk_size", "memory_mb"]
+
+
+@dataclass
+class Prediction:
+    executor: str
+    platform: str
+    kernel: str
+    workers: int
+    images: int
+    chunk_size: int
+    calls: int
+    slots: int
+    cpu_share: float
+    predicted_wall_s: float
+    predicted_cost_usd: float
+    cost_model: str
+    memory_mb: float | None
+    notes: str
+    durations_s: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+
+    def row(self) -> dict:
+        row = {k: v for k, v in vars(self).items() if k != "durations_s"}
+        row["images_per_s"] = self.images / self.predicted_wall_s if self.predicted_wall_s > 0 else math.nan
+        return row
+
+
+def predict_case(
+    model: Model,
+    *,
+    executor: str,
+    workers: int,
+    images: int,
+    kernel: str,
+    chunk_size: int | None = None,
+    platform: Platform | None = None,
+    book: PriceBook | None = None,
+    seed: int = SEED,
+) -> Prediction:
+    """Simulate one case: ``executor`` with ``workers`` on this machine (platform local) or in the cloud."""
+    platform = platform or Platform("local")
+    serverless = platform.name != "local"
+    traits = model.traits(executor)
+    if serverless and not traits.fresh_process_per_call:
+        raise ValueError(
+            f"on {platform.name} the executor runs a fresh process per call; {executor} does not"
+        )
+    if traits.in_process and workers != 1:
+        raise ValueError(f"the {executor} executor has exactly one worker")
+    if workers < 1 or images < 1:
+        raise ValueError("workers and images must be at least 1")
+    chunk = int(chunk_size or chunk_size_for(traits, images, workers))
+    dist = model.dist(kernel)
+    rng = np.random.default_rng(seed)
+    compute, store, overhead = dist.sample(images, rng)
+    n_calls = math.ceil(images / chunk)
+    notes = []
+
+    if serverless:
+        slots = min(workers, platform.concurrency_cap or workers)
+        if slots < workers:
+            notes.append(f"{platform.name} runs at most {slots} at once")
+        slow = 1.0 / platform.cpu_share
+        over = model.overhead(executor)
+        if not over.source.startswith("measured"):
+            notes.append(f"invocation overhead {over.source}")
+    else:
+        slots = workers
+        active = min(workers, n_calls)
+        slow = max(1.0, active / model.cores)
+        if slow > 1:
+            notes.append(f"{active} workers share {model.cores:.3g} cores")
+        over = model.overhead(executor)
+        if not over.source.startswith("measured"):
+            notes.append(f"overheads {over.source}")
+
+    bounds = np.arange(0, images, chunk)
+    work = (
+        np.add.reduceat(compute, bounds) * slow
+        + np.add.reduceat(store, bounds)
+        + np.add.reduceat(overhead, bounds)
+    )
+    load = dist.sample_cold(n_calls, rng) * slow
+    if serverless or traits.fresh_process_per_call:
+        # a fresh process for every call: import and model load in every call
+        sched = schedule(
+            work,
+            slots,
+            first_dispatch_s=over.first_dispatch_s,
+            dispatch_s=over.first_dispatch_s,
+            per_call_s=load,
+            new_slot_s=platform.cold_start_s,
+            invocation_limit=platform.invocation_limit,
+            scale_limit=platform.scale_limit,
+            end_gap_s=over.end_gap_s,
+        )
+    else:
+        sched = schedule(
+            work,
+            slots,
+            first_dispatch_s=over.first_dispatch_s,
+            dispatch_s=over.dispatch_s,
+            new_slot_s=load,
+            end_gap_s=over.end_gap_s,
+        )
+    if platform.timeout_s and len(sched.duration_s) and sched.duration_s.max() > platform.timeout_s:
+        notes.append(f"a call runs {sched.duration_s.max():.0f} s > the {platform.timeout_s:g} s limit")
+
+    cost, cost_model = math.nan, "unpriced: no price book"
+    if book is not None:
+        ok_share = float(dist.ok.mean()) if len(dist.ok) else 1.0
+        common = dict(
+            workers=workers,
+            wall_s=sched.makespan_s,
+            gets=images,
+            puts=round(images * ok_share),
+        )
+        if serverless:
+            cost, cost_model = cost_of_case(
+                book,
+                billing=Billing("serverless", platform.name),
+                durations_s=sched.duration_s.tolist(),
+                store=PLATFORM_STORE.get(platform.name, "local"),
+                memory_gb=(platform.memory_mb or 1024) / 1024,
+                **common,
+            )
+        else:
+            cost, cost_model = cost_of_case(
+                book,
+                billing=Billing(),
+                machine=model.machine,
+                durations_s=[],
+                store=model.store_fit.get("store", "local"),
+                **common,
+            )
+    return Prediction(
+        executor=executor,
+        platform=platform.name,
+        kernel=kernel,
+        workers=workers,
+        images=images,
+        chunk_size=chunk,
+        calls=n_calls,
+        slots=sched.slots_used,
+        cpu_share=round(1.0 / slow, 4),
+        predicted_wall_s=sched.makespan_s,
+        predicted_cost_usd=cost,
+        cost_model=cost_model,
+        memory_mb=platform.memory_mb,
+        notes="; ".join(notes),
+        durations_s=sched.duration_s,
+    )
+
+
+def project(
+    model: Model,
+    *,
+    executors: Sequence[str],
+    workers: Sequence[int],
+    images: int,
+    kernels: Sequence[str],
+    platform: Platform | None = None,
+    chunk_size: int | None = None,
+    book: PriceBook | None = None,
+) -> pd.DataFrame:
+    """Every executor x kernel x workers combination as one row (sequential only at one worker)."""
+    rows = []
+    for executor in executors:
+        for kernel in kernels:
+            for w in workers:
+                if model.traits(executor).in_process and w != 1:
+                    continue
+                pred = predict_case(
+                    model,
+                    executor=executor,
+                    workers=w,
+                    images=images,
+                    kernel=kernel,
+                    chunk_size=chunk_size,
+                    platform=platform,
+                    book=book,
+                )
+                rows.append(pred.row())
+    return pd.DataFrame(rows)
+
+
+def store_projection(run_dir: str | Path, table: pd.DataFrame) -> Path:
+    """Merge into ``projection.parquet``: new rows replace earlier rows of the same projected case."""
+    path = Path(run_dir) / "projection.parquet"
+    table = table.assign(created_at=pd.Timestamp.now(tz="UTC").isoformat())
+    if path.is_file():
+        old = pd.read_parquet(path)
+        if set(PROJECTION_KEYS) <= set(old.columns):
+
+            def key(df: pd.DataFrame) -> list[str]:
+                return ["|".join(map(str, values)) for values in df[PROJECTION_KEYS].itertuples(index=False)]
+
+            old = old[[k not in set(key(table)) for k in key(old)]]
+            table = pd.concat([old, table], ignore_index=True)
+    tables.write_parquet(table, path)
+    return path
+
+
+def json_rows(table: pd.DataFrame) -> list[dict]:
+    """Rows as plain JSON values: NaN becomes null, numpy scalars become Python numbers."""
+    out = []
+    for row in table.to_dict("records"):
+        clean = {}
+        for k, v in row.items():
+            if isinstance(v, np.generic):
+                v = v.item()
+            if isinstance(v, float) and not math.isfinite(v):
+                v = None
+            clean[k] = v
+        out.append(clean)
+    return out
