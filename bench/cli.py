@@ -122,6 +122,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             list_file=args.list,
             executors=args.executors or list(BUILTIN),
             kernels=args.kernel,
+            starts=args.start,
             chunk_sizes=args.chunk_size,
             repeats=args.repeats,
             warmup=not args.no_warmup,
@@ -424,6 +425,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_name_list,
         default=["optimized"],
         help="comma-separated: optimized (default), naive, or both: optimized,naive",
+    )
+    run.add_argument(
+        "--start",
+        type=_name_list,
+        default=["cold"],
+        help="cold (default: every worker loads the models inside the clock), warm (loaded before it), "
+        "or both: cold,warm",
     )
     run.add_argument("--no-warmup", action="store_true", help="skip the unrecorded warm-up case per executor")
     run.add_argument("--out", default="results/runs", help="folder that receives the run folder")

@@ -42,9 +42,11 @@ TASK_COLUMNS = [
     "bytes_out",
     "output_sha256",
 ]
-# Measured beside the contract's columns: model load paid by this image (cold start), its CPU time,
-# and the worker's peak resident memory when it finished.
-TASK_EXTRA_COLUMNS = ["model_load_s", "cpu_s", "worker_rss_mb"]
+# Measured beside the contract's columns: model load paid by this image (cold start), its CPU time
+# (its own thread's), the worker's peak resident memory when it finished, and the worker's
+# proportional set size at the end of its chunk (pages shared copy-on-write counted by share: what a
+# warm pool of forked workers really costs in memory).
+TASK_EXTRA_COLUMNS = ["model_load_s", "cpu_s", "worker_rss_mb", "worker_pss_mb"]
 RUN_COLUMNS = [
     "run_id",
     "case_id",
@@ -81,6 +83,7 @@ _FLOAT_COLUMNS = {c for c in TASK_COLUMNS + RUN_COLUMNS + TASK_EXTRA_COLUMNS if 
     "cost_usd",
     "peak_rss_mb",
     "worker_rss_mb",
+    "worker_pss_mb",
 }
 
 

@@ -16,6 +16,8 @@ import re
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from io import BytesIO
 
@@ -161,26 +163,56 @@ class Aligner:
         ), crop
 
 
-# One aligner per thread: dlib's detector and shape predictor keep scratch state and are not safe to
-# share between threads (a multi-threaded Dask worker crashed with SIGSEGV when they were). A worker
-# thread loads its own models once; ``unload`` (from any thread) makes every thread load them again.
-_LOCAL = threading.local()
+# A pool of aligners per process: dlib's detector and shape predictor keep scratch state and are not
+# safe to share between threads (a multi-threaded Dask worker crashed with SIGSEGV when they were), so
+# each image leases one. A process with one thread holds one; a worker with N threads at most N.
+# ``unload`` (from any thread) makes every later image pay a load again, as a fresh worker would;
+# ``preload`` loads them before the clock, for a warm start (or before a fork, to share them).
+_POOL: list[Aligner] = []
+_LOCK = threading.Lock()
 _GENERATION = 0
 
 
 def unload() -> None:
     """Forget this process's models, so that the next image pays the load as a fresh worker would."""
     global _GENERATION
-    _GENERATION += 1
+    with _LOCK:
+        _POOL.clear()
+        _GENERATION += 1
 
 
-def shared_aligner() -> tuple[Aligner, float]:
-    """This thread's aligner and the load time paid now (0 when it was already loaded)."""
-    aligner = getattr(_LOCAL, "aligner", None)
-    if aligner is None or _LOCAL.generation != _GENERATION:
-        _LOCAL.aligner, _LOCAL.generation = Aligner(), _GENERATION
-        return _LOCAL.aligner, _LOCAL.aligner.load_s
-    return aligner, 0.0
+def preload(count: int = 1) -> float:
+    """Have ``count`` idle aligners in this process; the seconds spent loading them."""
+    with _LOCK:
+        missing = max(0, count - len(_POOL))
+    loaded = [Aligner() for _ in range(missing)]
+    with _LOCK:
+        _POOL.extend(loaded)
+    return sum(a.load_s for a in loaded)
+
+
+def loaded() -> int:
+    """How many idle aligners this process holds (0: the next image pays a load)."""
+    with _LOCK:
+        return len(_POOL)
+
+
+@contextmanager
+def leased_aligner() -> Iterator[tuple[Aligner, float]]:
+    """An aligner for one image, and the load time paid for it now (0 when one was idle)."""
+    with _LOCK:
+        generation = _GENERATION
+        aligner = _POOL.pop() if _POOL else None
+    load_s = 0.0
+    if aligner is None:
+        aligner = Aligner()
+        load_s = aligner.load_s
+    try:
+        yield aligner, load_s
+    finally:
+        with _LOCK:
+            if generation == _GENERATION:
+                _POOL.append(aligner)
 
 
 def _run(data: bytes, aligner: Aligner, load_s: float, read, write) -> FaceResult:
@@ -235,8 +267,8 @@ def _write_via_tempfile(crop: np.ndarray) -> bytes:
 def process(data: bytes, kernel: str = "optimized") -> FaceResult:
     """The kernel entry point: one image's bytes through the chosen variant."""
     if kernel == "optimized":
-        aligner, load_s = shared_aligner()
-        return _run(data, aligner, load_s, decode, _encode)
+        with leased_aligner() as (aligner, load_s):
+            return _run(data, aligner, load_s, decode, _encode)
     if kernel == "naive":
         aligner = Aligner()
         return _run(data, aligner, aligner.load_s, _read_via_tempfile, _write_via_tempfile)

@@ -5,7 +5,7 @@ joblib's parallel backends (``effective_n_jobs``, ``compute_batch_size``), it al
 of the harness needs to know about it, so that chunking, pricing, the scaling model and the figures
 ask the executor and never a table of names. An executor that declares nothing gets the defaults
 below: four chunks per worker, every worker a process of its own that loads the models once, as
-many slots as workers, priced as the local machine, able to start warm.
+many slots as workers, priced as the local machine, cold starts only.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Traits:
     chunks_per_worker: int = 4
     fresh_process_per_call: bool = False
     in_process: bool = False
-    can_start_warm: bool = True
+    can_start_warm: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,8 +66,9 @@ class Executor(ABC):
     fresh_process_per_call: ClassVar[bool] = False
     #: Runs the function in the client process (so the client's loaded state is the worker's).
     in_process: ClassVar[bool] = False
-    #: Whether workers can have the models loaded before the clock starts.
-    can_start_warm: ClassVar[bool] = True
+    #: Whether workers can have the models loaded before the clock starts (``warm_load``). False by
+    #: default: an executor that does not load them would be labelled warm while it ran cold.
+    can_start_warm: ClassVar[bool] = False
     #: A worker's death takes only its own chunk (no pool to rebuild), so retries can stay parallel.
     isolates_failures: ClassVar[bool] = False
 
@@ -75,6 +76,9 @@ class Executor(ABC):
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.workers = workers
+        #: Set by the runner before ``start`` for a warm case: ``warm_load(n)`` loads n sets of
+        #: models in the calling process. ``start`` must then leave every worker with them loaded.
+        self.warm_load: Callable[[int], Any] | None = None
 
     @classmethod
     def from_settings(cls, workers: int, settings: Mapping[str, Any]) -> Executor:

@@ -18,9 +18,12 @@ worker up to 3 times, silently) and the harness's retries come on top of it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
+
+from distributed.diagnostics.plugin import WorkerPlugin
 
 from bench.errors import UserError
 from bench.executors.base import Billing, Executor
@@ -29,10 +32,24 @@ from bench.executors.base import Billing, Executor
 ALLOWED_FAILURES = 0
 
 
+class WarmModels(WorkerPlugin):
+    """Loads one set of models per worker thread when a worker starts (a worker the nanny restarts
+    included), so that a warm case's workers have them before the clock, locally and remotely alike."""
+
+    name = "facebench-warm-models"
+
+    def __init__(self, load: Callable[[int], Any]) -> None:
+        self.load = load
+
+    def setup(self, worker: Any) -> None:
+        self.load(worker.state.nthreads)
+
+
 class DaskExecutor(Executor):
-    """With ``scheduler`` set, runs on that cluster's first ``workers`` worker slots (one thread each)."""
+    """With ``scheduler`` set, runs on that cluster's worker threads, at most ``workers`` at once."""
 
     name = "dask"
+    can_start_warm = True  # warm: every worker process loads the models when it starts, before the clock
 
     def __init__(self, workers: int, scheduler: str | None = None, connect_timeout_s: float = 10.0) -> None:
         super().__init__(workers)
@@ -78,10 +95,13 @@ class DaskExecutor(Executor):
                     n_workers=self.workers,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    # None still tries port 8787 and warns when it is taken; :0 binds nothing fixed
+                    # (and without bokeh installed no dashboard starts at all)
+                    dashboard_address=":0",
                     silence_logs=logging.ERROR,
                 )
             self._client = Client(self._cluster)
+            self._warm_up()
             return
         self._client = self._connect()
         threads = sum(
@@ -93,6 +113,11 @@ class DaskExecutor(Executor):
                 f"the Dask cluster at {self.scheduler} has {threads} worker thread(s), "
                 f"fewer than the {self.workers} asked for"
             )
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        if self.warm_load is not None:
+            self._client.register_plugin(WarmModels(self.warm_load))
 
     def run_on_workers(self, fn: Callable[[], Any]) -> None:
         """An existing cluster's worker processes outlive a case: run ``fn`` in each of them."""
@@ -100,6 +125,9 @@ class DaskExecutor(Executor):
             self._client.run(fn)
 
     def close(self) -> None:
+        if self._client is not None and self.warm_load is not None and self.scheduler is not None:
+            with contextlib.suppress(Exception):  # leave an existing cluster as it was found
+                self._client.unregister_worker_plugin(WarmModels.name)
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -1,4 +1,9 @@
-"""Local worker processes (concurrent.futures), spawned fresh so that no model is inherited warm.
+"""Local worker processes (concurrent.futures).
+
+Cold: workers are spawned fresh, so that no model is inherited, and each loads the models inside the
+clock. Warm: the client loads the models once, then forks the workers, which share the model pages
+copy-on-write (the tasks table's ``worker_pss_mb`` shows what each really costs); the tutorial code
+people copy does the same.
 
 A worker that dies (killed, out of memory, ended by the watchdog) breaks the whole pool: every chunk
 not yet back fails with BrokenProcessPool. Those chunks are reported as failed; the next
@@ -26,10 +31,11 @@ def _pid_after_pause() -> int:
 
 class ProcessesExecutor(Executor):
     name = "processes"
+    can_start_warm = True
 
     @property
     def backend(self) -> str:
-        return "spawn"
+        return "fork" if self.warm_load is not None else "spawn"
 
     def start(self) -> None:
         self._broken = False
@@ -37,7 +43,9 @@ class ProcessesExecutor(Executor):
         self._spawn()
 
     def _spawn(self) -> None:
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        if self.warm_load is not None:
+            self.warm_load(1)  # in the client, before the fork: every worker inherits the loaded models
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(self.backend))
         # The pool spawns lazily; have every worker up before the clock starts.
         pids: set[int] = set()
         while len(pids) < self.workers:

@@ -12,6 +12,11 @@ class SequentialExecutor(Executor):
     name = "sequential"
     in_process = True
     chunks_per_worker = 1
+    can_start_warm = True  # warm: the models loaded in this process before the clock
+
+    def start(self) -> None:
+        if self.warm_load is not None:
+            self.warm_load(1)
 
     def __init__(self, workers: int = 1) -> None:
         if workers != 1:

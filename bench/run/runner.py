@@ -28,7 +28,15 @@ from bench.errors import UserError
 from bench.executors import BUILTIN, REFERENCE, Executor, executor_class, executor_name
 from bench.executors.chunking import chunk_size_for
 from bench.run import environment, faults
-from bench.run.task import CaseContext, Chunk, failed_record, gather_chunks, run_chunk, unload_models
+from bench.run.task import (
+    CaseContext,
+    Chunk,
+    failed_record,
+    gather_chunks,
+    preload_models,
+    run_chunk,
+    unload_models,
+)
 from bench.stores.base import Store
 from bench.stores.local import LocalStore
 from bench.stores.plan import RunStorage
@@ -50,6 +58,8 @@ class RunConfig:
     chunk_sizes: list[int | None] = field(default_factory=lambda: [None])  # None: the executor's default
     repeats: int = 1  # interleaved: every case once, then every case again (drift spreads evenly)
     kernels: list[str] = field(default_factory=lambda: ["optimized"])
+    # cold: every worker loads the models inside the clock; warm: loaded in every worker before it
+    starts: list[str] = field(default_factory=lambda: ["cold"])
     exclude: list[dict] = field(default_factory=list)  # cases matching all fields of one entry are dropped
     warmup: bool = True  # one small unrecorded case per executor first (imports, page cache)
     suite: str | None = None  # the suite file's name, when the run came from one
@@ -79,6 +89,8 @@ class RunConfig:
             raise UserError("--retries must be 0 or more")
         if self.task_timeout is not None and not self.task_timeout > 0:
             raise UserError("--task-timeout must be a positive number of seconds")
+        if not self.starts or not set(self.starts) <= {"cold", "warm"}:
+            raise UserError(f"--start takes cold, warm or cold,warm, not {','.join(self.starts)}")
         for kernel in self.kernels or ["(none)"]:
             if kernel not in KERNELS:
                 raise UserError(f"unknown kernel {kernel!r}; choose from {', '.join(KERNELS)}")
@@ -90,6 +102,7 @@ class Case:
     workers: int
     chunk_size: int
     kernel: str
+    start: str = "cold"  # cold or warm (models loaded in every worker before the clock)
     spec: str = field(default="", compare=False)  # as asked for: a name or package.module:Class
 
     @property
@@ -98,7 +111,8 @@ class Case:
 
     @property
     def case_id(self) -> str:
-        return f"{self.executor}-{self.kernel}-w{self.workers}-c{self.chunk_size}"
+        warm = "-warm" if self.start == "warm" else ""  # cold case ids as they always were
+        return f"{self.executor}-{self.kernel}-w{self.workers}-c{self.chunk_size}{warm}"
 
 
 @dataclass
@@ -237,25 +251,47 @@ class Run:
             "started_at": datetime.now(UTC).isoformat(),
             "ended_at": None,
         }
+        for note in self.not_startable_warm():  # said, not pretended: these run cold only
+            log(f"note: {note}")
+            self.manifest.setdefault("notes", []).append(note)
         try:
             faults.note_injection(self.manifest, log)  # tests only: says so loudly
         except ValueError as exc:
             raise UserError(str(exc)) from None
 
     def cases(self) -> list[Case]:
-        """Per kernel, its sequential reference first, then the matrix less the exclusions."""
+        """Per kernel, its sequential reference first (cold), then the matrix less the exclusions.
+
+        A warm start is run only by executors that declare they can start warm; naive kernel cases
+        are always cold (the naive kernel loads the models for every image by design)."""
         n, cfg = len(self.dataset), self.config
         cases = []
         for kernel in cfg.kernels:
             cases.append(Case(REFERENCE, 1, chunk_size_for(REFERENCE, n, 1, cfg.chunk_sizes[0]), kernel))
-            for spec in cfg.executors:
-                name, traits = executor_name(spec), executor_class(spec).traits()
-                for w in cfg.workers if name != REFERENCE else []:
-                    for chunk in cfg.chunk_sizes:
-                        case = Case(name, w, chunk_size_for(traits, n, w, chunk), kernel, spec=spec)
-                        if case not in cases and not excluded(case, cfg.exclude):
-                            cases.append(case)
+            for start in cfg.starts:
+                for spec in cfg.executors:
+                    name, traits = executor_name(spec), executor_class(spec).traits()
+                    if start == "warm" and (not traits.can_start_warm or kernel != "optimized"):
+                        continue
+                    for w in [1] if traits.in_process else cfg.workers:
+                        for chunk in cfg.chunk_sizes if not traits.in_process else cfg.chunk_sizes[:1]:
+                            size = chunk_size_for(traits, n, w, chunk)
+                            case = Case(name, w, size, kernel, start=start, spec=spec)
+                            if case not in cases and not excluded(case, cfg.exclude):
+                                cases.append(case)
         return cases
+
+    def not_startable_warm(self) -> list[str]:
+        """Executors asked to start warm that cannot, with the reason, for the log and the manifest."""
+        if "warm" not in self.config.starts:
+            return []
+        return [
+            f"{executor_name(spec)} cannot start warm: every call runs in a fresh process that loads the models"
+            if executor_class(spec).fresh_process_per_call
+            else f"{executor_name(spec)} does not declare a warm start (can_start_warm)"
+            for spec in self.config.executors
+            if not executor_class(spec).can_start_warm
+        ]
 
     def outputs_for(self, case: Case, repeat: int) -> Store:
         remote = self.storage.outputs(self.run_id, case.case_id + (f"-r{repeat}" if repeat else ""))
@@ -279,9 +315,9 @@ class Run:
                 for case in self.cases():
                     if (case.case_id, repeat) in self.done:
                         continue  # finished before the run was interrupted (bench/resume.py)
-                    with make_executor(
-                        self.config, case.executor_spec, case.workers, self.inputs
-                    ) as executor:
+                    executor = make_executor(self.config, case.executor_spec, case.workers, self.inputs)
+                    executor.warm_load = preload_models if case.start == "warm" else None
+                    with executor:  # workers up (warm: with their models) before the clock
                         self.run_case(case, repeat, executor)
                     self.save()
         if not self.config.keep_outputs:
@@ -310,11 +346,12 @@ class Run:
     def run_case(self, case: Case, repeat: int, executor: Executor) -> None:
         keys = self.dataset.keys
         self.manifest.setdefault("executor_settings", {}).setdefault(case.executor, executor.describe())
-        # Every case starts cold, by one rule for every executor: no worker has the models when the
-        # clock starts (fresh workers, or workers that outlive cases told to forget them).
-        if executor.in_process:
-            unload_models()
-        executor.run_on_workers(unload_models)
+        # One rule for every executor. Cold: no worker has the models when the clock starts (fresh
+        # workers, or workers that outlive cases told to forget them). Warm: every worker has them.
+        if case.start == "cold":
+            if executor.in_process:
+                unload_models()
+            executor.run_on_workers(unload_models)
         outputs = self.outputs_for(case, repeat)
         ctx = CaseContext(self.inputs, outputs, case.kernel, self.config.task_timeout, os.getpid())
         fn = partial(run_chunk, ctx=ctx)
@@ -343,6 +380,7 @@ class Run:
             workers=case.workers,
             chunk_size=case.chunk_size,
             kernel=case.kernel,
+            start=case.start,
             store=self.inputs.kind,
         )
         tasks = tables.tasks_frame(tasks.to_dict("records"))
@@ -394,6 +432,8 @@ class Run:
             "workers": case.workers,
             "chunk_size": case.chunk_size,
             "kernel": case.kernel,
+            "start": case.start,
+            "cold_starts": int(tasks["cold_start"].fillna(False).astype(bool).sum()),
             "store": self.inputs.kind,
             "images": len(tasks),
             "ok": int((tasks["status"] == "ok").sum()),
@@ -406,6 +446,7 @@ class Run:
             "cpu_s": float(tasks["cpu_s"].sum()),
             "max_in_flight": chunks_in_flight(tasks[tasks["chunk_id"] >= 0]),
             "peak_rss_mb": float(tasks["worker_rss_mb"].max()),
+            "worker_pss_mb": float(tasks.groupby("pid")["worker_pss_mb"].max().median()),
             "output_digest": output_digest(
                 list(tasks["key"]), list(tasks["status"]), list(tasks["output_sha256"])
             ),
