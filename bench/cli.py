@@ -100,48 +100,60 @@ def _one(values: list | None, flag: str):
     return values[0]
 
 
+#: facebench run's flags that set a RunConfig field (argparse dest -> field); None when not given, so
+#: that a flag given with --suite is known to be given and wins over the suite's key.
+RUN_FLAGS = {
+    "dataset": "dataset",
+    "list": "list_file",
+    "executors": "executors",
+    "workers": "workers",
+    "chunk_size": "chunk_sizes",
+    "kernel": "kernels",
+    "start": "starts",
+    "repeats": "repeats",
+    "dask_scheduler": "dask_scheduler",
+    "lithops_config": "lithops_config",
+    "price_book": "price_book",
+    "machine": "machine",
+    "price_per_hour": "price_per_hour",
+    "store": "store",
+    "endpoint": "endpoint",
+    "retries": "retries",
+    "task_timeout": "task_timeout",
+}
+#: Switches that change a RunConfig field only when given (argparse dest -> (field, value)).
+RUN_SWITCHES = {"no_warmup": ("warmup", False), "keep_outputs": ("keep_outputs", True)}
+
+
+def run_settings(args: argparse.Namespace) -> dict:
+    """The RunConfig fields given on the command line, and only those: one path for a suite and not."""
+    given = {field: getattr(args, dest) for dest, field in RUN_FLAGS.items()}
+    given = {field: value for field, value in given.items() if value is not None}
+    given |= {field: value for dest, (field, value) in RUN_SWITCHES.items() if getattr(args, dest)}
+    return given
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.run import resume
     from bench.run.runner import Run, RunConfig
 
     log = lambda line: print(line, flush=True)  # noqa: E731
+    if args.resume and args.suite:
+        raise UserError("--resume finishes a run with its own configuration; it takes no --suite")
     if args.resume:
         run = resume.resume_run(args.resume, log, not args.no_progress)
         return _finish_run(
             args, resume.execute(run) if run is not None else resume.finished(args.resume), log
         )
+    settings = run_settings(args)  # every flag applies to every case, a suite's or not
     if args.suite:
         from bench.run.suites import load_suite
 
-        configs = load_suite(args.suite, out=args.out)
-        for config in configs:
-            config.progress = not args.no_progress
+        configs = load_suite(args.suite, out=args.out, overrides=settings)
     else:
-        config = RunConfig(
-            dataset=args.dataset,
-            list_file=args.list,
-            executors=args.executors or list(BUILTIN),
-            kernels=args.kernel,
-            starts=args.start,
-            chunk_sizes=args.chunk_size,
-            repeats=args.repeats,
-            warmup=not args.no_warmup,
-            out=args.out,
-            dask_scheduler=args.dask_scheduler,
-            lithops_config=args.lithops_config,
-            keep_outputs=args.keep_outputs,
-            price_book=args.price_book,
-            machine=args.machine,
-            price_per_hour=args.price_per_hour,
-            store=args.store,
-            endpoint=args.endpoint,
-            progress=not args.no_progress,
-            retries=args.retries,
-            task_timeout=args.task_timeout,
-        )
-        if args.workers:
-            config.workers = args.workers
-        configs = [config]
+        configs = [RunConfig(out=args.out, **settings)]
+    for config in configs:
+        config.progress = not args.no_progress
     runs = [Run(config, log) for config in configs]  # every configuration is checked before any work
     return max(_finish_run(args, resume.execute(run), log) for run in runs)
 
@@ -408,28 +420,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the kernel under every executor and record the tables")
-    run.add_argument("--dataset", default="synthetic", help="synthetic[:N] or an LFW-layout folder")
+    # Defaults live in RunConfig (or the suite): a flag left out is None here, so it is known not given.
+    run.add_argument("--dataset", help="synthetic[:N] (default synthetic) or an LFW-layout folder")
     run.add_argument("--list", help="file of image paths relative to the dataset folder, one per line")
     add_executors(run, "executors to run (default: the four built in)")
     run.add_argument("--workers", type=_int_list, help="comma-separated worker counts (default 1..cores)")
     run.add_argument(
         "--chunk-size",
         type=_chunk_list,
-        default=[None],
         help="images per task, comma-separated; 'auto' (default) chooses per executor",
     )
-    run.add_argument("--suite", help="a suite file (TOML) naming the matrix; see suites/")
-    run.add_argument("--repeats", type=int, default=1)
+    run.add_argument(
+        "--suite", help="a suite file (TOML) naming the matrix; a flag given too wins over its key"
+    )
+    run.add_argument("--repeats", type=int, help="interleaved repeats of every case (default 1)")
     run.add_argument(
         "--kernel",
         type=_name_list,
-        default=["optimized"],
         help="comma-separated: optimized (default), naive, or both: optimized,naive",
     )
     run.add_argument(
         "--start",
         type=_name_list,
-        default=["cold"],
         help="cold (default: every worker loads the models inside the clock), warm (loaded before it), "
         "or both: cold,warm",
     )
@@ -448,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--endpoint", help="S3 endpoint URL for an s3:// store (default AWS S3); no credentials")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    run.add_argument("--retries", type=int, default=2, help="resubmissions of a chunk whose worker died")
+    run.add_argument("--retries", type=int, help="resubmissions of a chunk whose worker died (default 2)")
     run.add_argument("--task-timeout", type=float, metavar="S", help="seconds one image may take (no limit)")
     run.add_argument(
         "--resume", metavar="RUN_DIR", help="finish an interrupted run with its own configuration"

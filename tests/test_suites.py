@@ -95,3 +95,138 @@ def test_repeats_are_interleaved_with_warmup_and_spread(tmp_path):
     warmups = json.loads((result.run_dir / "manifest.json").read_text())["warmups"]
     assert [w["executor"] for w in warmups] == ["sequential", "processes"]
     assert set(result.tasks["repeat"]) == {0, 1}  # warm-ups are not in the tables
+
+
+# --- flags and suites: every flag applies to every case of the suite, and wins over the suite's key -----
+
+# A suite that sets every setting to one value; each flag below gives another.
+EVERY_KEY = """
+name = "keys"
+datasets = ["synthetic:4", "synthetic:6"]
+executors = ["sequential"]
+workers = [1]
+stores = ["embedded-s3:latency_ms=0", "embedded-s3:latency_ms=5"]
+dask_scheduler = "tcp://suite:8786"
+lithops_config = "suite-lithops.yaml"
+endpoint = "http://suite:9000"
+price_book = "suite-book.toml"
+machine = "c5.large"
+price_per_hour = 1.5
+retries = 5
+task_timeout = 30
+keep_outputs = false
+warmup = true
+"""
+
+FLAGS = [  # (flag and value, RunConfig field, the value every configuration must carry)
+    (["--dask-scheduler", "tcp://flag:8786"], "dask_scheduler", "tcp://flag:8786"),
+    (["--lithops-config", "flag-lithops.yaml"], "lithops_config", "flag-lithops.yaml"),
+    (["--store", "embedded-s3:latency_ms=50"], "store", "embedded-s3:latency_ms=50"),
+    (["--endpoint", "http://flag:9000"], "endpoint", "http://flag:9000"),
+    (["--price-book", "flag-book.toml"], "price_book", "flag-book.toml"),
+    (["--machine", "m5.large"], "machine", "m5.large"),
+    (["--price-per-hour", "0.25"], "price_per_hour", 0.25),
+    (["--retries", "2"], "retries", 2),  # the old default: still a flag given, still wins
+    (["--task-timeout", "7.5"], "task_timeout", 7.5),
+    (["--workers", "1,3"], "workers", [1, 3]),
+    (["--executors", "sequential,processes"], "executors", ["sequential", "processes"]),
+    (["--chunk-size", "2,auto"], "chunk_sizes", [2, None]),
+    (["--kernel", "optimized,naive"], "kernels", ["optimized", "naive"]),
+    (["--start", "cold,warm"], "starts", ["cold", "warm"]),
+    (["--repeats", "3"], "repeats", 3),
+    (["--list", "flag-list.txt"], "list_file", "flag-list.txt"),
+    (["--dataset", "synthetic:9"], "dataset", "synthetic:9"),
+    (["--no-warmup"], "warmup", False),
+    (["--keep-outputs"], "keep_outputs", True),
+    (["--no-progress"], "progress", False),
+    (["--out", "flag-out"], "out", "flag-out"),
+]
+#: Run flags that set no RunConfig field, or are another spelling of one above.
+NOT_SETTINGS = {"--help", "--suite", "--resume", "--train", "--executor"}
+
+
+def configs_from_the_command_line(monkeypatch, *args: str) -> list[RunConfig]:
+    """The RunConfigs `facebench run ARGS` would run, every one of them, without running any."""
+    import bench.run.resume as resume
+    import bench.run.runner as runner
+    from bench.cli import main
+
+    seen: list[RunConfig] = []
+
+    class Stop(Exception):
+        pass
+
+    monkeypatch.setattr(runner, "Run", lambda config, log: seen.append(config))
+    monkeypatch.setattr(resume, "execute", lambda run: (_ for _ in ()).throw(Stop()))
+    with pytest.raises(Stop):
+        main(["run", *args])
+    return seen
+
+
+def test_a_suite_sets_its_settings_for_every_case(tmp_path):
+    suite = tmp_path / "keys.toml"
+    suite.write_text(EVERY_KEY)
+    configs = load_suite(suite)
+    assert len(configs) == 4  # two datasets x two stores
+    expected = {
+        "dask_scheduler": "tcp://suite:8786", "lithops_config": "suite-lithops.yaml",
+        "endpoint": "http://suite:9000", "price_book": "suite-book.toml", "machine": "c5.large",
+        "price_per_hour": 1.5, "retries": 5, "task_timeout": 30, "keep_outputs": False, "warmup": True,
+    }  # fmt: skip
+    for config in configs:
+        assert {key: getattr(config, key) for key in expected} == expected
+    assert {c.store for c in configs} == {"embedded-s3:latency_ms=0", "embedded-s3:latency_ms=5"}
+
+
+@pytest.mark.parametrize(("args", "field", "value"), FLAGS, ids=[f[0][0] for f in FLAGS])
+def test_a_flag_given_with_a_suite_applies_to_every_case(tmp_path, monkeypatch, args, field, value):
+    suite = tmp_path / "keys.toml"
+    suite.write_text(EVERY_KEY)
+    configs = configs_from_the_command_line(monkeypatch, "--suite", str(suite), *args)
+    assert len(configs) == (2 if field in ("store", "dataset") else 4)
+    for config in configs:
+        assert getattr(config, field) == value, f"{args[0]} was dropped"
+    # and the same flag without a suite, through the same plumbing
+    (alone,) = configs_from_the_command_line(monkeypatch, *args)
+    assert getattr(alone, field) == value
+
+
+def test_every_run_flag_is_covered_above():
+    """A new `facebench run` flag must say here what it does to a suite's cases."""
+    import argparse
+
+    from bench.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    options = {next(o for o in a.option_strings if o.startswith("--")) for a in sub.choices["run"]._actions}
+    assert options == {args[0] for args, _, _ in FLAGS} | NOT_SETTINGS
+
+
+def test_resume_with_a_suite_is_refused_in_one_line(tmp_path, capsys):
+    from bench.cli import main
+
+    assert main(["run", "--suite", str(tmp_path / "s.toml"), "--resume", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "takes no --suite" in err[0]
+
+
+def test_a_suite_run_records_the_flags_it_was_given(tmp_path):
+    """End to end: the run's manifest holds the flags' values, not the suite's."""
+    import json
+
+    from bench.cli import main
+
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        'datasets = ["synthetic:4"]\nexecutors = ["sequential"]\nworkers = [1]\nretries = 4\n'
+        'task_timeout = 60\nmachine = "c5.large"\n'
+    )
+    out = tmp_path / "runs"
+    args = ["run", "--suite", str(suite), "--retries", "0", "--task-timeout", "9", "--machine", "m5.large",
+            "--no-train", "--no-progress", "--no-warmup", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    (manifest,) = [json.loads(p.read_text()) for p in out.glob("*/manifest.json")]
+    config = manifest["config"]
+    assert (config["retries"], config["task_timeout"], config["machine"]) == (0, 9.0, "m5.large")
+    assert manifest["machine"]["name"] == "m5.large" and config["suite"] == "s"

@@ -1,15 +1,22 @@
 """``facebench compare BASE NEW``: did a change make any case slower, beyond the noise?
 
-Cases are matched by ``case_id`` (executor, kernel, workers, chunk size). Per case the wall time of
-NEW over BASE is the ratio of their medians over repeats. A ratio beyond the threshold is only a
-regression when the change is also beyond the noise the repeats show: the wider of the two runs'
-relative spreads, (max - min) / median. A 25% slowdown between runs whose repeats differ by 40% among
-themselves is not evidence of anything.
+Cases are matched by ``case_id`` (executor, kernel, workers, chunk size). Per case, a test valid for a
+handful of repeats decides whether NEW's wall times differ from BASE's: the Mann-Whitney U test, exact
+and two-sided at 5% (as asv's ``asv/statistics.py`` does for small samples; here the exact
+distribution is enumerated over the pooled ranks, so that ties are handled exactly too, and scipy is
+not needed). The effect size is the ratio of the medians, NEW / BASE, with a 95% interval obtained by
+inverting the same test (Hodges-Lehmann: the interval of the shift between the two samples' log wall
+times). It is exact, needs no seed, and agrees with the verdict by construction: the interval
+excludes 1 exactly when the test is significant. It assumes that a change scales a case's wall times
+rather than changing their shape, which is the model of a slowdown between two runs of one case.
 
-With a single repeat on either side the noise cannot be measured: the threshold alone decides, and the
-verdict says so. A case whose outputs were identical to the sequential reference in BASE and are not in
-NEW is a regression too, whatever its time. Exit status: 1 when any case regressed, 0 otherwise, 2 on
-a user error (a missing run, no case in common, a bad threshold).
+Verdict per case: a regression is a significant slowdown whose ratio exceeds 1 + threshold; a
+significant change inside the threshold, or a faster case, is reported and tolerated; otherwise "no
+significant difference". With too few repeats for the test ever to reach 5% (1 vs 1, 2 vs 2, 3 vs 3:
+it needs e.g. 4 vs 4) the case's time is not judged, and the verdict says so. A case whose outputs
+were identical to the sequential reference in BASE and are not in NEW is a regression whatever its
+time. Exit status: 1 when any case regressed, 0 otherwise, 2 on a user error (a missing run, no case
+in common, a bad threshold).
 """
 
 from __future__ import annotations
@@ -18,18 +25,19 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from bench import tables
+from bench.analysis.statistics import CONFIDENCE
 from bench.errors import UserError
 
-SLOWER = "REGRESSION: slower beyond threshold and noise"
-SLOWER_SINGLE = "REGRESSION: slower beyond threshold (1 repeat: noise not measured)"
-SLOWER_NOISE = "slower, but within the noise"
-FASTER = "faster"
-FASTER_SINGLE = "faster (1 repeat: noise not measured)"
-FASTER_NOISE = "faster, but within the noise"
-SAME = "same (within threshold)"
+ALPHA = 1 - CONFIDENCE
+SLOWER = "REGRESSION: significantly slower, beyond threshold"
+SLOWER_SMALL = "slower (significant), within threshold"
+FASTER = "faster (significant)"
+SAME = "no significant difference"
+TOO_FEW = "not judged: too few repeats for the test to reach 5%"
 OUTPUTS = "REGRESSION: outputs no longer identical"
 
 
@@ -37,52 +45,91 @@ OUTPUTS = "REGRESSION: outputs no longer identical"
 class Side:
     """One run's wall times for one case."""
 
-    n: int
-    median: float
-    low: float
-    high: float
+    walls: tuple[float, ...]
     identical: bool
     digest: str
 
     @property
-    def spread(self) -> float:
-        """(max - min) / median; 0 with a single repeat."""
-        return (self.high - self.low) / self.median if self.n > 1 and self.median > 0 else 0.0
+    def n(self) -> int:
+        return len(self.walls)
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.walls))
 
 
 def _sides(runs: pd.DataFrame) -> dict[str, Side]:
     out = {}
     for case_id, group in runs.groupby("case_id", sort=False):
-        walls = group["wall_s"].astype(float)
         digests = group["output_digest"].dropna().astype(str).unique()
         out[str(case_id)] = Side(
-            n=len(walls),
-            median=float(walls.median()),
-            low=float(walls.min()),
-            high=float(walls.max()),
+            walls=tuple(group["wall_s"].astype(float)),
             identical=bool(group["identical"].fillna(False).astype(bool).all()),
             digest=digests[0] if len(digests) == 1 else "",
         )
     return out
 
 
+def _rank_sum_counts(ranks2: np.ndarray, n: int) -> np.ndarray:
+    """How many n-subsets of the pooled (doubled, integer) ranks have each doubled rank sum."""
+    counts = np.zeros((n + 1, int(ranks2.sum()) + 1))
+    counts[0, 0] = 1
+    for r in ranks2:
+        counts[1:, r:] = counts[1:, r:] + counts[:-1, : counts.shape[1] - r]
+    return counts[n]
+
+
+def reachable(n: int, m: int, alpha: float = ALPHA) -> bool:
+    """Whether the exact two-sided test of n against m samples can ever reach ``alpha``: its
+    smallest p-value, both samples fully separated, is 2 / C(n + m, n)."""
+    return n > 0 and m > 0 and 2 / math.comb(n + m, n) <= alpha
+
+
+def mann_whitney(base, new) -> float:
+    """The exact two-sided p-value of the Mann-Whitney U test of ``new`` against ``base``: over every
+    split of the pooled values into groups of their sizes, the share whose rank sum lies at least
+    as far from its mean as the observed one (ties take their mid-rank)."""
+    pooled = np.concatenate([np.asarray(base, float), np.asarray(new, float)])
+    ranks2 = (2 * pd.Series(pooled).rank(method="average")).round().astype(int).to_numpy()
+    n, total = len(new), len(pooled)
+    counts = _rank_sum_counts(ranks2, n)
+    sums = np.arange(len(counts))
+    mean2 = n * (total + 1)
+    observed = abs(int(ranks2[len(base) :].sum()) - mean2)
+    return float(min(1.0, counts[np.abs(sums - mean2) >= observed].sum() / math.comb(total, n)))
+
+
+def ratio_interval(base, new, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The interval of the ratio NEW / BASE that inverts the exact test (Hodges-Lehmann, on log
+    wall times): the c+1-th smallest to c+1-th largest of the n x m pairwise ratios, c the largest U
+    the test rejects at 1 - ``confidence``; (nan, nan) when no U is rejected (too few repeats)."""
+    n, m = len(base), len(new)
+    counts = _rank_sum_counts(2 * np.arange(1, n + m + 1), m)  # no ties: U = rank sum - m(m+1)/2
+    u_counts = counts[m * (m + 1) :: 2][: n * m + 1]
+    tail = np.cumsum(u_counts) / math.comb(n + m, m)
+    rejected = np.flatnonzero(tail <= (1 - confidence) / 2)
+    if not len(rejected):
+        return math.nan, math.nan
+    c = int(rejected[-1])
+    ratios = np.sort(np.divide.outer(np.asarray(new, float), np.asarray(base, float)).ravel())
+    return float(ratios[c]), float(ratios[n * m - 1 - c])
+
+
 def verdict(base: Side, new: Side, threshold: float) -> tuple[str, bool]:
     """The verdict on one case's time and whether it is a regression."""
+    if not reachable(base.n, new.n):
+        return TOO_FEW, False
+    if mann_whitney(base.walls, new.walls) > ALPHA:
+        return SAME, False
     ratio = new.median / base.median if base.median > 0 else math.inf
-    if min(base.n, new.n) < 2:
-        if ratio > 1 + threshold:
-            return SLOWER_SINGLE, True
-        return (FASTER_SINGLE if ratio < 1 - threshold else SAME), False
-    noise = max(base.spread, new.spread)
-    if ratio > 1 + threshold:
-        return (SLOWER, True) if ratio - 1 > noise else (SLOWER_NOISE, False)
-    if ratio < 1 - threshold:
-        return (FASTER, False) if 1 - ratio > noise else (FASTER_NOISE, False)
-    return SAME, False
+    if ratio < 1:
+        return FASTER, False
+    return (SLOWER, True) if ratio > 1 + threshold else (SLOWER_SMALL, False)
 
 
 def compare_tables(base_runs: pd.DataFrame, new_runs: pd.DataFrame, threshold: float = 0.10) -> pd.DataFrame:
-    """One row per case found in both runs: medians, ratio, noise, verdict, identical, regression."""
+    """One row per case found in both runs: medians, ratio and its interval, p-value, verdict,
+    identical, regression."""
     if not threshold >= 0:
         raise UserError(f"--threshold must be a non-negative fraction such as 0.10, got {threshold}")
     base, new = _sides(base_runs), _sides(new_runs)
@@ -92,19 +139,18 @@ def compare_tables(base_runs: pd.DataFrame, new_runs: pd.DataFrame, threshold: f
         text, regressed = verdict(b, n, threshold)
         if b.identical and not n.identical:
             text, regressed = OUTPUTS, True
+        low, high = ratio_interval(b.walls, n.walls)
         rows.append(
             {
                 "case_id": case_id,
                 "base_repeats": b.n,
                 "base_wall_s": b.median,
-                "base_min": b.low,
-                "base_max": b.high,
                 "new_repeats": n.n,
                 "new_wall_s": n.median,
-                "new_min": n.low,
-                "new_max": n.high,
                 "ratio": n.median / b.median if b.median > 0 else math.inf,
-                "noise": max(b.spread, n.spread) if min(b.n, n.n) > 1 else math.nan,
+                "ratio_ci_low": low,
+                "ratio_ci_high": high,
+                "p_value": mann_whitney(b.walls, n.walls) if reachable(b.n, n.n) else math.nan,
                 "identical": n.identical,
                 "same_output": bool(b.digest) and b.digest == n.digest,
                 "verdict": text,
@@ -133,19 +179,25 @@ def _warnings(base: dict, new: dict) -> list[str]:
     return out
 
 
+def _interval(low: float, high: float) -> str:
+    return "not measured" if math.isnan(low) else f"{low:.2f}-{high:.2f}x"
+
+
 def format_table(table: pd.DataFrame) -> str:
-    def side(row, prefix: str) -> str:
-        n = int(row[f"{prefix}_repeats"])
-        spread = f" [{row[f'{prefix}_min']:.2f}-{row[f'{prefix}_max']:.2f}]" if n > 1 else ""
-        return f"{row[f'{prefix}_wall_s']:.3f}{spread} n={n}"
+    """The comparison as printed: one line per case."""
+
+    def side(prefix: str) -> list[str]:
+        pairs = zip(table[f"{prefix}_wall_s"], table[f"{prefix}_repeats"], strict=True)
+        return [f"{v:.3f} n={n}" for v, n in pairs]
 
     shown = pd.DataFrame(
         {
             "case": table["case_id"],
-            "base s": table.apply(side, axis=1, prefix="base"),
-            "new s": table.apply(side, axis=1, prefix="new"),
+            "base s": side("base"),
+            "new s": side("new"),
             "ratio": table["ratio"].map(lambda v: f"{v:.2f}x"),
-            "noise": table["noise"].map(lambda v: "-" if math.isnan(v) else f"{v:.0%}"),
+            "95% CI": list(map(_interval, table["ratio_ci_low"], table["ratio_ci_high"])),
+            "p": table["p_value"].map(lambda v: "-" if math.isnan(v) else f"{v:.3f}"),
             "identical": table["identical"].map({True: "yes", False: "NO"}),
             "verdict": table["verdict"],
         }
@@ -173,18 +225,31 @@ def compare(base: str, new: str, threshold: float = 0.10, out: Callable[[str], N
     out(_context("new ", new_manifest, new_dir))
     for warning in _warnings(base_manifest, new_manifest):
         out(f"warning: {warning}")
-    out(f"threshold {threshold:.0%}; noise = wider (max-min)/median of the two runs' repeats")
+    out(
+        f"ratio = new / base median wall time, 95% CI by the inverted test; p: Mann-Whitney U, exact, "
+        f"two-sided; a regression is significant at {ALPHA:.0%} and slower than the {threshold:.0%} threshold"
+    )
     out("")
     out(format_table(table))
     if only_base:
         out(f"\nonly in base (not compared): {', '.join(only_base)}")
     if only_new:
         out(f"only in new (not compared): {', '.join(only_new)}")
-    if (table[["base_repeats", "new_repeats"]].min(axis=1) < 2).any():
-        out("\nnote: cases with a single repeat cannot separate a change from noise; rerun with --repeats 3")
+    untested = table[table["verdict"] == TOO_FEW]
+    if len(untested):
+        out(
+            f"\nnote: {', '.join(untested['case_id'])}: with {_sizes(untested)} repeats no difference can "
+            f"be significant at {ALPHA:.0%}, whatever the times; their time is not judged. Rerun with "
+            "--repeats 5 (4 a side is the least the test can use)."
+        )
     regressed = table[table["regression"]]
     if len(regressed):
         out(f"\n{len(regressed)} regression(s): {', '.join(regressed['case_id'])}")
         return 1
-    out(f"\nno regression beyond {threshold:.0%} and the noise in {len(table)} matched case(s)")
+    out(f"\nno significant slowdown beyond {threshold:.0%} in {len(table)} matched case(s)")
     return 0
+
+
+def _sizes(table: pd.DataFrame) -> str:
+    pairs = zip(table["base_repeats"], table["new_repeats"], strict=True)
+    return ", ".join(dict.fromkeys(f"{b} vs {n}" for b, n in pairs))

@@ -3,13 +3,71 @@
 A case's speedup is the median wall time of the sequential case of the same kernel over the case's
 median wall time (a ratio of medians, so the sequential case itself is exactly 1); efficiency is
 speedup / workers. The runs table, the CLI summary, the figures and compare all take it from here.
+
+Intervals are 95% confidence intervals of the median, from order statistics (the binomial interval
+of Le Boudec's "Performance Evaluation", which SeBS uses): the number of repeats below the true
+median is Binomial(n, 1/2) whatever the distribution of wall time, so the interval between the k-th
+smallest and k-th largest repeat holds the median with a probability computed exactly. It needs no
+assumption about the shape of the distribution (wall times are skewed, with rare slow outliers) and
+no random seed; a bootstrap would need both a seed and more repeats than a benchmark has to be
+honest (with 5 repeats its percentile interval of the median is min-max, which holds the median with
+probability 93.75%, not 95%). The price of exactness: no 95% interval exists below 6 repeats
+(``MIN_REPEATS``), and those columns are NaN, "not measured".
+
+Speedup's interval carries the uncertainty of both sides by a conservative (Bonferroni) combination:
+the sequential case's and the case's medians each get a 97.5% interval, and the ratio runs from the
+reference's low over the case's high to the reference's high over the case's low. Both hold together
+with probability at least 95%, with no assumption of independence; it needs 7 repeats on both sides
+(``MIN_REPEATS_SPEEDUP``). Images per second get the order-statistic interval of their own repeats.
 """
 
 from __future__ import annotations
 
+import math
+from functools import cache
+
+import numpy as np
 import pandas as pd
 
 from bench.executors import REFERENCE, display_order
+
+CONFIDENCE = 0.95
+# Each side of a ratio gets half the error, so that both hold together with CONFIDENCE (Bonferroni).
+_SIDE_CONFIDENCE = 1 - (1 - CONFIDENCE) / 2
+CI_COLUMNS = ["wall_s_ci_low", "wall_s_ci_high", "speedup_ci_low", "speedup_ci_high"]
+
+
+@cache
+def median_ranks(n: int, confidence: float = CONFIDENCE) -> int | None:
+    """The k whose k-th smallest and k-th largest of n samples bound the median with at least
+    ``confidence`` (the narrowest such pair), or None when even min-max falls short."""
+    below = 0  # P(Binomial(n, 1/2) <= k - 1)
+    best = None
+    for k in range(1, n // 2 + 1):
+        below += math.comb(n, k - 1) / 2**n
+        if 1 - 2 * below < confidence:
+            break
+        best = k
+    return best
+
+
+def min_repeats(confidence: float = CONFIDENCE) -> int:
+    """The fewest repeats with which an order-statistic interval of the median reaches ``confidence``."""
+    return next(n for n in range(1, 64) if median_ranks(n, confidence) is not None)
+
+
+MIN_REPEATS = min_repeats(CONFIDENCE)
+MIN_REPEATS_SPEEDUP = min_repeats(_SIDE_CONFIDENCE)
+
+
+def median_interval(values, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The order-statistic interval of the median of ``values``; (nan, nan) with too few of them."""
+    data = np.sort(np.asarray(values, dtype=float))
+    data = data[~np.isnan(data)]
+    k = median_ranks(len(data), confidence)
+    if k is None:
+        return math.nan, math.nan
+    return float(data[k - 1]), float(data[len(data) - k])
 
 
 def reference_walls(runs: pd.DataFrame) -> pd.Series:
@@ -17,30 +75,69 @@ def reference_walls(runs: pd.DataFrame) -> pd.Series:
     return runs[runs["executor"] == REFERENCE].groupby("kernel")["wall_s"].median()
 
 
+def _intervals(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per case (the index): the intervals of wall time, images per second and speedup."""
+    reference = runs[runs["executor"] == REFERENCE]
+    ref_cases = reference.groupby("kernel")["case_id"].nunique()
+    ref_bounds = reference.groupby("kernel")["wall_s"].apply(lambda w: median_interval(w, _SIDE_CONFIDENCE))
+    rows = {}
+    for case_id, group in runs.groupby("case_id", sort=False):
+        wall_low, wall_high = median_interval(group["wall_s"])
+        rate_low, rate_high = median_interval(group["images_per_s"])
+        kernel = group["kernel"].iloc[0]
+        speed_low = speed_high = math.nan
+        if kernel in ref_bounds.index:
+            case_low, case_high = median_interval(group["wall_s"], _SIDE_CONFIDENCE)
+            ref_low, ref_high = ref_bounds[kernel]
+            if group["executor"].iloc[0] == REFERENCE and ref_cases[kernel] == 1:
+                # The reference over itself: exactly 1, once its repeats could carry an interval.
+                speed_low = speed_high = 1.0 if not math.isnan(case_low) else math.nan
+            else:
+                speed_low, speed_high = ref_low / case_high, ref_high / case_low
+        elif {"speedup_ci_low", "speedup_ci_high"} <= set(group.columns):  # as recorded when it was saved
+            speed_low, speed_high = group["speedup_ci_low"].iloc[0], group["speedup_ci_high"].iloc[0]
+        rows[case_id] = {
+            "wall_s_ci_low": wall_low,
+            "wall_s_ci_high": wall_high,
+            "images_per_s_ci_low": rate_low,
+            "images_per_s_ci_high": rate_high,
+            "speedup_ci_low": speed_low,
+            "speedup_ci_high": speed_high,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index", dtype=float)
+
+
 def with_case_statistics(runs: pd.DataFrame) -> pd.DataFrame:
-    """The runs table with, on every repeat's row, its case's min, median and spread of wall time,
-    and the case's speedup and efficiency (ratio of medians)."""
+    """The runs table with, on every repeat's row, its case's min, median and spread of wall time
+    (spread NaN for a single repeat: not measured), the case's speedup and efficiency (ratio of
+    medians) and the 95% intervals of its median wall time and speedup (``CI_COLUMNS``)."""
     if runs.empty:
-        return runs.assign(wall_s_min=[], wall_s_median=[], wall_s_spread=[])
+        return runs.assign(wall_s_min=[], wall_s_median=[], wall_s_spread=[], **{c: [] for c in CI_COLUMNS})
     wall = runs.groupby("case_id")["wall_s"]
     median = wall.transform("median")
+    spread = (wall.transform("max") - wall.transform("min")) / median
     out = runs.assign(
         wall_s_min=wall.transform("min"),
         wall_s_median=median,
-        wall_s_spread=(wall.transform("max") - wall.transform("min")) / median,
+        wall_s_spread=spread.where(wall.transform("count") > 1),
     )
     ref = runs["kernel"].map(reference_walls(runs))
     if ref.notna().any():
         out["speedup"] = ref / median
         out["efficiency"] = out["speedup"] / out["workers"]
+    intervals = _intervals(runs)
+    for column in CI_COLUMNS:
+        out[column] = runs["case_id"].map(intervals[column]).astype(float)
     return out
 
 
 def case_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per case: medians over repeats with their min and max, in executor and worker order.
+    """One row per case: medians over repeats with their min and max and their 95% intervals
+    (``*_ci_low``, ``*_ci_high``; NaN with too few repeats), in executor and worker order.
 
-    Speedup as this module defines it; its whiskers divide the same reference by the case's slowest
-    and fastest repeats. Without a sequential case the speedup the runner recorded is summarised.
+    Speedup as this module defines it; ``speedup_min``/``speedup_max`` divide the same reference by
+    the case's slowest and fastest repeats. Without a sequential case the speedup the runner recorded
+    is summarised. ``spread`` is (max - min) / median of wall time, NaN for a single repeat.
     """
     grouped = runs.groupby("case_id", sort=False)
     table = grouped.agg(
@@ -67,13 +164,65 @@ def case_summary(runs: pd.DataFrame) -> pd.DataFrame:
     table.loc[has, "speedup"] = base[has] / table.loc[has, "wall_s"]
     table.loc[has, "speedup_min"] = base[has] / table.loc[has, "wall_max"]
     table.loc[has, "speedup_max"] = base[has] / table.loc[has, "wall_min"]
-    for column in ("", "_min", "_max"):
+    table = table.join(_intervals(runs), on="case_id")
+    for column in ("", "_min", "_max", "_ci_low", "_ci_high"):
         table[f"efficiency{column}"] = table[f"speedup{column}"] / table["workers"]
-    table["spread"] = (table["wall_max"] - table["wall_min"]) / table["wall_s"]
+    spread = (table["wall_max"] - table["wall_min"]) / table["wall_s"]
+    table["spread"] = spread.where(table["repeats"] > 1)
     order = {name: i for i, name in enumerate(display_order(table["executor"]))}
     table["order"] = table["executor"].map(order)
     table = table.sort_values(["order", "workers", "chunk_size"], kind="stable")
     return table.drop(columns="order").reset_index(drop=True)
+
+
+def pareto(summary: pd.DataFrame, x: str = "wall_s", y: str = "cost_usd") -> pd.Series:
+    """Per row, whether no other row is at least as good on both x and y and better on one."""
+    xs, ys = summary[x].to_numpy(float), summary[y].to_numpy(float)
+    dominated = [
+        bool(np.any((xs <= xs[i]) & (ys <= ys[i]) & ((xs < xs[i]) | (ys < ys[i])))) for i in range(len(xs))
+    ]
+    return pd.Series(~np.array(dominated, dtype=bool), index=summary.index)
+
+
+def equal_cost(
+    summary: pd.DataFrame, budget_usd: float | None = None, deadline_s: float | None = None
+) -> pd.DataFrame:
+    """Per executor, the fastest median wall time its cases reach for the same money (``budget_usd``)
+    and the least money in which they finish in the same time (``deadline_s``), from ``case_summary``.
+
+    A speedup compares executors at equal workers, which is not what anyone pays for: this answers
+    "for this budget, who is fastest?" and "to finish by then, who is cheapest?". The defaults are
+    the tightest budget and deadline every executor can meet (the largest of the executors' cheapest
+    costs, and of their fastest times), so every executor has an answer. ``on_front``: the executor
+    has a case on the Pareto front of all cases (none both faster and cheaper). Unpriced cases are
+    left out.
+    """
+    priced = summary[summary["cost_usd"].notna()].copy()
+    priced["on_front"] = pareto(priced)
+    per = priced.groupby("executor", sort=False)
+    budget = float(per["cost_usd"].min().max()) if budget_usd is None else budget_usd
+    deadline = float(per["wall_s"].min().max()) if deadline_s is None else deadline_s
+    rows = []
+    for executor, group in per:
+        affordable = group[group["cost_usd"] <= budget]
+        in_time = group[group["wall_s"] <= deadline]
+        fast = affordable.loc[affordable["wall_s"].idxmin()] if len(affordable) else None
+        cheap = in_time.loc[in_time["cost_usd"].idxmin()] if len(in_time) else None
+        rows.append(
+            {
+                "executor": executor,
+                "budget_usd": budget,
+                "wall_s_at_budget": math.nan if fast is None else fast["wall_s"],
+                "wall_s_ci_low_at_budget": math.nan if fast is None else fast["wall_s_ci_low"],
+                "wall_s_ci_high_at_budget": math.nan if fast is None else fast["wall_s_ci_high"],
+                "case_at_budget": None if fast is None else fast["case_id"],
+                "deadline_s": deadline,
+                "cost_usd_at_deadline": math.nan if cheap is None else cheap["cost_usd"],
+                "case_at_deadline": None if cheap is None else cheap["case_id"],
+                "on_front": bool(group["on_front"].any()),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def chunks_in_flight(tasks: pd.DataFrame) -> int:

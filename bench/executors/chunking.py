@@ -27,3 +27,18 @@ def chunk_size_for(
 def is_default(executor: str | Traits, images: int, workers: int, chunk_size: int, recorded=None) -> bool:
     """Whether a case ran with the chunk size the harness would choose."""
     return chunk_size == chunk_size_for(executor, images, workers, recorded=recorded)
+
+
+def chunk_sizes(images: int, chunk_size: int, workers: int, guided: bool) -> list[int]:
+    """How the images are cut: equal chunks of ``chunk_size``, or, ``guided``, chunks that shrink
+    near the end (OpenMP's guided schedule: each takes half a fair share of what remains, at most
+    ``chunk_size``, at least one image), so that no worker waits alone on a long last chunk while
+    the others sit idle. Not for executors whose every call pays a fresh process: more calls would
+    mean more model loads."""
+    sizes, remaining = [], images
+    while remaining > 0:
+        size = min(chunk_size, max(1, math.ceil(remaining / (2 * workers)))) if guided else chunk_size
+        size = min(size, remaining)
+        sizes.append(size)
+        remaining -= size
+    return sizes

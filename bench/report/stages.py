@@ -12,10 +12,12 @@ import seaborn as sns
 
 from bench import tables
 from bench.analysis.statistics import case_summary
+from bench.analysis.utilisation import tail_idle_s
 from bench.report.data import COLD_START, DISPATCH, OTHER_IN_WORKER, STAGES, _dataset, _range_text, _short
 from bench.report.style import Plot, _absent, _colours, _empty_runs, _new_figure, _order_key, _styled
 
 _ECDF_POINTS = 400
+TAIL_IDLE = "idle at the tail"
 
 # ---------------------------------------------------------------------------------------------------
 # 4. Where the time goes
@@ -27,8 +29,10 @@ def stage_breakdown(tasks: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     A case offers ``workers x wall_s`` worker-seconds. The images' service times (``t_end - t_start``,
     measured inside the worker) split into the recorded stages, the model load paid on a cold start,
     and what is left in the worker (bookkeeping). The rest of the offered time is dispatch overhead:
-    queueing, transfer, start-up, and slots left idle. Per repeat, divided by the images, then the mean
-    over repeats; ``total_min``/``total_max`` give the spread of the bar's height between repeats.
+    queueing, transfer, start-up, and slots left idle; the slots left idle at the end of the case,
+    waiting for the last chunk (``tail_idle_s``, measured from the tasks table), are shown apart. Per
+    repeat, divided by the images, then the mean over repeats; ``total_min``/``total_max`` give the
+    spread of the bar's height between repeats.
     """
     tasks = tasks.copy()
     tasks["service_s"] = (tasks["t_end"] - tasks["t_start"]).clip(lower=0)
@@ -37,13 +41,20 @@ def stage_breakdown(tasks: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
         tasks[column] = pd.to_numeric(tasks[column], errors="coerce").fillna(0.0)
     sums = tasks.groupby(["case_id", "repeat"])[[*columns, "service_s"]].sum()
     sums["images"] = tasks.groupby(["case_id", "repeat"]).size()
+    tail = {
+        key: tail_idle_s(group, int(group["workers"].iloc[0]))
+        for key, group in tasks.groupby(["case_id", "repeat"])
+    }
+    sums["tail_idle_s"] = pd.Series(tail)
     per = runs.set_index(["case_id", "repeat"])[["workers", "wall_s"]].join(sums, how="inner")
     offered = per["workers"] * per["wall_s"]
     table = pd.DataFrame(index=per.index)
     for column, label in STAGES:
         table[label] = per[column] / per["images"]
     table[OTHER_IN_WORKER] = ((per["service_s"] - per[columns].sum(axis=1)) / per["images"]).clip(lower=0)
-    table[DISPATCH] = ((offered - per["service_s"]) / per["images"]).clip(lower=0)
+    idle = (offered - per["service_s"]).clip(lower=0)
+    table[TAIL_IDLE] = (per["tail_idle_s"].clip(upper=idle) / per["images"]).fillna(0.0)
+    table[DISPATCH] = ((idle - per["tail_idle_s"].clip(upper=idle)) / per["images"]).clip(lower=0)
     table["total"] = offered / per["images"]
     grouped = table.groupby(level="case_id", sort=False)
     out = grouped.mean()
@@ -63,6 +74,7 @@ def _stage_colours() -> dict[str, tuple]:
     palette = {label: cb[order[label]] for _, label in STAGES}
     palette[OTHER_IN_WORKER] = (0.85, 0.85, 0.85)
     palette[DISPATCH] = (0.55, 0.55, 0.55)
+    palette[TAIL_IDLE] = (0.35, 0.35, 0.35)
     return palette
 
 
@@ -72,7 +84,7 @@ def stages(tasks: pd.DataFrame, runs: pd.DataFrame, manifest: dict) -> Plot:
     if (absent := _empty_runs(runs, "Where the time goes")) is not None:
         return absent
     table = stage_breakdown(tasks, runs)
-    parts = [label for _, label in STAGES] + [OTHER_IN_WORKER, DISPATCH]
+    parts = [label for _, label in STAGES] + [OTHER_IN_WORKER, DISPATCH, TAIL_IDLE]
     colours = _stage_colours()
     fig = _new_figure(max(6.5, 1.0 * len(table) + 3), 4.8)
     ax = fig.add_subplot()
@@ -91,13 +103,16 @@ def stages(tasks: pd.DataFrame, runs: pd.DataFrame, manifest: dict) -> Plot:
     in_worker = table[[label for _, label in STAGES] + [OTHER_IN_WORKER]].sum()
     detect_share = in_worker["detect"] / in_worker.sum() if in_worker.sum() else float("nan")
     worst = table.loc[(table[DISPATCH] / table["total"]).idxmax()]
+    tail = table.loc[(table[TAIL_IDLE] / table["total"]).idxmax()]
     spread = ((table["total_max"] - table["total_min"]) / table["total"]).max()
     reps = int(table["repeats"].max()) if len(table) else 0
     caption = (
         f"Where the time goes: per case, worker-seconds per image (workers x wall / images) split into "
         f"in-worker stages (fetch, decode, detect, landmarks, warp, encode, put), cold start (model "
-        f"load) and dispatch overhead (workers x wall minus in-worker time: queueing, transfer, start-up, "
-        f"idle slots); mean of {reps} repeat{'s' if reps != 1 else ''}, bar heights vary by up to "
+        f"load), dispatch overhead (workers x wall minus in-worker time: queueing, transfer, start-up) and "
+        f"slots idle at the tail (waiting for the last chunk; largest in {tail['case_id']}, "
+        f"{tail[TAIL_IDLE] / tail['total']:.0%}); mean of {reps} repeat{'s' if reps != 1 else ''}, "
+        f"bar heights vary by up to "
         f"{spread:.0%} between repeats; detect is {detect_share:.0%} of in-worker time; dispatch "
         f"overhead is largest in {worst['case_id']} ({worst[DISPATCH] / worst['total']:.0%}); "
         f"{_dataset(manifest, runs)}; measured on {tables.machine_label(manifest)}."

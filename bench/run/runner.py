@@ -24,9 +24,10 @@ from tqdm import tqdm
 from bench import tables
 from bench.analysis import pricing as costs
 from bench.analysis.statistics import case_summary, chunks_in_flight, with_case_statistics
+from bench.analysis.utilisation import tail_idle_s
 from bench.errors import UserError
 from bench.executors import BUILTIN, REFERENCE, Executor, executor_class, executor_name
-from bench.executors.chunking import chunk_size_for
+from bench.executors.chunking import chunk_size_for, chunk_sizes
 from bench.run import environment, faults
 from bench.run.task import (
     CaseContext,
@@ -281,12 +282,19 @@ class Run:
                                 cases.append(case)
         return cases
 
+    def guided(self, case: Case) -> bool:
+        """Shrinking chunks at the tail where the harness chose the chunk size and a call does not pay
+        a fresh process (bench/executors/chunking.py); a chunk size the user asked for is kept."""
+        traits = executor_class(case.executor_spec).traits()
+        chosen = chunk_size_for(traits, len(self.dataset), case.workers) == case.chunk_size
+        return chosen and not traits.fresh_process_per_call and not traits.in_process
+
     def not_startable_warm(self) -> list[str]:
         """Executors asked to start warm that cannot, with the reason, for the log and the manifest."""
         if "warm" not in self.config.starts:
             return []
         return [
-            f"{executor_name(spec)} cannot start warm: every call runs in a fresh process that loads the models"
+            f"{executor_name(spec)} cannot start warm: every call is a fresh process that loads the models"
             if executor_class(spec).fresh_process_per_call
             else f"{executor_name(spec)} does not declare a warm start (can_start_warm)"
             for spec in self.config.executors
@@ -363,7 +371,10 @@ class Run:
             disable=not self.config.progress,
             leave=False,
         )
-        gathered, t0_wall, wall_s = gather_chunks(dispatch.map, fn, keys, case.chunk_size, _NO_OUTPUT, bar)
+        sizes = chunk_sizes(len(keys), case.chunk_size, case.workers, guided=self.guided(case))
+        gathered, t0_wall, wall_s = gather_chunks(
+            dispatch.map, fn, keys, case.chunk_size, _NO_OUTPUT, bar, sizes=sizes
+        )
         bar.close()
         scratch = isinstance(outputs, LocalStore) and outputs.root.parent.name == "scratch"
         if scratch and not self.config.keep_outputs:
@@ -445,6 +456,8 @@ class Run:
             "cost_model": cost_model,
             "cpu_s": float(tasks["cpu_s"].sum()),
             "max_in_flight": chunks_in_flight(tasks[tasks["chunk_id"] >= 0]),
+            "tail_idle_s": tail_idle_s(tasks, case.workers),
+            "chunks": int(tasks["chunk_id"].nunique()),
             "peak_rss_mb": float(tasks["worker_rss_mb"].max()),
             "worker_pss_mb": float(tasks.groupby("pid")["worker_pss_mb"].max().median()),
             "output_digest": output_digest(
@@ -478,7 +491,20 @@ class Run:
 
 
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per case, the median over repeats: what the CLI prints (bench/analysis/statistics.py)."""
-    columns = ["executor", "kernel", "workers", "chunk_size", "repeats", "wall_s", "spread"]
-    columns += ["images_per_s", "speedup", "efficiency", "ok", "images", "identical"]
-    return case_summary(runs)[columns]
+    """Per case, the median over repeats and its 95% interval: what the CLI prints
+    (bench/analysis/statistics.py). What the repeats cannot give reads "not measured", never a number."""
+    table = case_summary(runs)
+
+    def text(low: pd.Series, high: pd.Series | None = None, fmt: str = "{:.2f}") -> list[str]:
+        pairs = zip(low, low if high is None else high, strict=True)
+        shown = [fmt.format(lo) if high is None else f"{fmt.format(lo)}-{fmt.format(hi)}" for lo, hi in pairs]
+        return ["not measured" if pd.isna(lo) else value for (lo, _), value in zip(pairs, shown, strict=True)]
+
+    out = table[["executor", "kernel", "workers", "chunk_size", "repeats", "wall_s"]].copy()
+    out["wall_s 95% CI"] = text(table["wall_s_ci_low"], table["wall_s_ci_high"])
+    out["spread"] = text(table["spread"], fmt="{:.0%}")
+    out["images_per_s"] = table["images_per_s"]
+    out["images_per_s 95% CI"] = text(table["images_per_s_ci_low"], table["images_per_s_ci_high"])
+    out["speedup"] = table["speedup"]
+    out["speedup 95% CI"] = text(table["speedup_ci_low"], table["speedup_ci_high"])
+    return out.join(table[["efficiency", "ok", "images", "identical"]])

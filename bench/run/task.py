@@ -8,6 +8,8 @@ record of a key whose chunk never came back; the descriptor stage shares both.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import math
 import os
 import resource
 import socket
@@ -172,16 +174,19 @@ def gather_chunks(
     chunk_size: int,
     blank: dict,
     progress: Any = None,
+    sizes: Sequence[int] | None = None,
 ) -> tuple[list[dict], float, float]:
     """Every key's records from ``map_fn(fn, chunks)``, timed: ``(records, t0_wall, wall_s)``.
 
     The clock runs from cutting the chunks (each stamped with its submit time) to the last result. A
     chunk that comes back as an exception gives each of its keys a failed record with the reason;
     ``blank`` holds the stage's empty columns. ``progress`` (a tqdm bar) is advanced per chunk.
+    ``sizes`` cuts the keys into chunks of those sizes instead of equal ones of ``chunk_size``.
     """
     t0_wall, t0 = time.time(), time.perf_counter()
-    starts = range(0, len(keys), chunk_size)
-    chunks = [Chunk(i, tuple(keys[s : s + chunk_size]), t0_wall) for i, s in enumerate(starts)]
+    sizes = list(sizes) if sizes is not None else [chunk_size] * math.ceil(len(keys) / chunk_size)
+    bounds = [0, *itertools.accumulate(sizes)]
+    chunks = [Chunk(i, tuple(keys[a:b]), t0_wall) for i, (a, b) in enumerate(itertools.pairwise(bounds))]
     gathered: list[dict] = []
     for i, result in map_fn(fn, chunks):
         if isinstance(result, BaseException):
