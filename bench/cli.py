@@ -160,10 +160,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _finish_run(args: argparse.Namespace, result, log) -> int:
     """Summary, statuses, the short training, and the run folder printed last."""
+    from bench.analysis.statistics import MIN_REPEATS, MIN_REPEATS_SPEEDUP
     from bench.run.runner import summary_table
 
     print()
     print(summary_table(result.runs).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    if (result.runs.groupby("case_id").size() < MIN_REPEATS_SPEEDUP).any():
+        print(
+            f"\ntoo few repeats for some intervals: a 95% interval of a median needs {MIN_REPEATS} repeats "
+            f"per case, of a speedup {MIN_REPEATS_SPEEDUP} (of the case and of the sequential case); "
+            f"rerun with --repeats {MIN_REPEATS_SPEEDUP}"
+        )
     statuses = result.tasks.groupby("status").size().to_dict()
     print(f"\nstatuses over all cases: {statuses}")
     if not result.identical:

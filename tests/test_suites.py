@@ -55,6 +55,9 @@ def test_matrix_expands_with_a_reference_per_kernel(tmp_path):
         ("bogus = 1\n", "unknown key"),
         ('[[exclude]]\ncolour = "red"\n', "[[exclude]] takes only"),
         ('chunk_sizes = ["big"]\n', "take integers"),
+        ('retries = "many"\n', "retries takes one int"),
+        ("task_timeout = false\n", "task_timeout takes one int or float"),
+        ('store = "a"\nstores = ["b"]\n', "not both"),
     ],
 )
 def test_bad_suite_files_are_user_errors(tmp_path, text, message):

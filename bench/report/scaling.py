@@ -1,7 +1,8 @@
 """Figures 1-3, how the run scales: speedup and efficiency against workers, throughput per case.
 
-Each is drawn from the runs table's per-case summary (median over repeats, whiskers min-max), so that
-an executor keeps one colour and the ideal line and the machine's core count are always in view.
+Each is drawn from the runs table's per-case summary (median over repeats, whiskers its 95% interval,
+bench/analysis/statistics.py; none where the repeats are too few for one), so that an executor keeps
+one colour and the ideal line and the machine's core count are always in view.
 """
 
 from __future__ import annotations
@@ -11,10 +12,26 @@ import pandas as pd
 import seaborn as sns
 
 from bench import tables
-from bench.analysis.statistics import case_summary
+from bench.analysis.statistics import MIN_REPEATS, MIN_REPEATS_SPEEDUP, case_summary
 from bench.executors import REFERENCE, chunking
 from bench.report.data import _cores, _dataset, _repeats, _short, _spread
 from bench.report.style import Plot, _colours, _empty_runs, _new_figure, _styled
+
+
+def _whiskers(summary: pd.DataFrame, metric: str) -> str:
+    """What a figure's whiskers are, as its caption says it: the 95% interval, or why there is none."""
+    needed = MIN_REPEATS if metric in ("wall_s", "images_per_s") else MIN_REPEATS_SPEEDUP
+    drawn = int(summary[f"{metric}_ci_low"].notna().sum())
+    method = "order statistics" + ("" if needed == MIN_REPEATS else ", with the sequential case's (Bonferroni)")
+    if not drawn:
+        return f"95% intervals not measured (they need {needed} repeats per case)"
+    return f"whiskers: 95% interval of the median ({method}) for {drawn} of {len(summary)} cases"
+
+
+def _errors(values: pd.Series, low: pd.Series, high: pd.Series) -> np.ndarray:
+    """Error-bar lengths below and above each value (NaN, no bar, where the interval is not measured)."""
+    return np.vstack([values.to_numpy(float) - low.to_numpy(float), high.to_numpy(float) - values.to_numpy(float)])
+
 
 # ---------------------------------------------------------------------------------------------------
 # 1, 2. Speedup and efficiency against workers
@@ -39,7 +56,7 @@ def _against_workers(runs: pd.DataFrame, manifest: dict, metric: str) -> Plot:
         label = f"{name} {key[1]}" if multi_chunk and name != REFERENCE else name
         group = group.sort_values("workers")
         x, y = group["workers"].to_numpy(), group[metric].to_numpy()
-        err = np.vstack([y - group[f"{metric}_min"].to_numpy(), group[f"{metric}_max"].to_numpy() - y])
+        err = _errors(group[metric], group[f"{metric}_ci_low"], group[f"{metric}_ci_high"])
         # Whiskers side by side, so that executors at the same worker count stay readable.
         shift = 0.04 * (index - (n_lines - 1) / 2)
         ax.errorbar(x + shift, y, yerr=err, fmt="none", ecolor=colours[name], elinewidth=1, capsize=3)
@@ -69,7 +86,7 @@ def _against_workers(runs: pd.DataFrame, manifest: dict, metric: str) -> Plot:
     best = (parallel if len(parallel) else summary).loc[lambda t: t[metric].idxmax()]
     caption = (
         f"{what} ({ref_text}) against workers, one line per executor ({executors}); "
-        f"{_repeats(summary)}, bars min-max, {_spread(summary)}; best parallel case {best[metric]:.2f} "
+        f"{_repeats(summary)}, {_whiskers(summary, metric)}, {_spread(summary)}; best parallel case {best[metric]:.2f} "
         f"({best['case_id']}); dashed: ideal, dotted: the machine's {cores or '?'} cores; "
         f"{_dataset(manifest, runs)}; measured on {tables.machine_label(manifest)}."
     )
@@ -95,29 +112,27 @@ def efficiency(runs: pd.DataFrame, manifest: dict) -> Plot:
 
 @_styled
 def throughput(runs: pd.DataFrame, manifest: dict) -> Plot:
-    """Images per second per case (executor, workers, chunk size): bar of the median, whiskers min-max."""
+    """Images per second per case (executor, workers, chunk size): bar of the median, whiskers its 95%
+    interval where the repeats allow one."""
     if (absent := _empty_runs(runs, "Throughput")) is not None:
         return absent
     summary = case_summary(runs)
-    data = runs.merge(summary[["case_id"]].assign(order=range(len(summary))), on="case_id")
-    data = data.sort_values("order")
-    data["case"] = data.apply(_short, axis=1)
+    summary["case"] = summary.apply(_short, axis=1)
     colours = _colours(summary["executor"].unique())
     fig = _new_figure(max(6.0, 1.0 * len(summary) + 2), 4.5)
     ax = fig.add_subplot()
     sns.barplot(
-        data=data,
+        data=summary,
         x="case",
         y="images_per_s",
         hue="executor",
         palette=colours,
-        estimator="median",
-        errorbar=("pi", 100),
+        errorbar=None,
         dodge=False,
-        capsize=0.2,
-        err_kws={"linewidth": 1},
         ax=ax,
     )
+    err = _errors(summary["images_per_s"], summary["images_per_s_ci_low"], summary["images_per_s_ci_high"])
+    ax.errorbar(range(len(summary)), summary["images_per_s"], yerr=err, fmt="none", ecolor="0.2", capsize=4, lw=1)
     ax.set_xlabel("case (executor, w = workers, c = images per task)")
     ax.set_ylabel("throughput (images / s, wall clock)")
     ax.set_title("Throughput per executor, workers and chunk size", loc="left")
@@ -125,7 +140,8 @@ def throughput(runs: pd.DataFrame, manifest: dict) -> Plot:
     best = summary.loc[summary["images_per_s"].idxmax()]
     caption = (
         f"Throughput (images per wall-clock second) per case, executor x workers (w) x images per task "
-        f"(c); {_repeats(summary)}, whiskers min-max, {_spread(summary)}; best {best['images_per_s']:.1f} "
+        f"(c); {_repeats(summary)}, {_whiskers(summary, 'images_per_s')}, {_spread(summary)}; "
+        f"best {best['images_per_s']:.1f} "
         f"images/s ({best['case_id']}); {_dataset(manifest, runs)}; "
         f"measured on {tables.machine_label(manifest)}."
     )

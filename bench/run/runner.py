@@ -496,9 +496,8 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     table = case_summary(runs)
 
     def text(low: pd.Series, high: pd.Series | None = None, fmt: str = "{:.2f}") -> list[str]:
-        pairs = zip(low, low if high is None else high, strict=True)
-        shown = [fmt.format(lo) if high is None else f"{fmt.format(lo)}-{fmt.format(hi)}" for lo, hi in pairs]
-        return ["not measured" if pd.isna(lo) else value for (lo, _), value in zip(pairs, shown, strict=True)]
+        shown = low.map(fmt.format) if high is None else low.map(fmt.format) + "-" + high.map(fmt.format)
+        return ["not measured" if pd.isna(lo) else value for lo, value in zip(low, shown, strict=True)]
 
     out = table[["executor", "kernel", "workers", "chunk_size", "repeats", "wall_s"]].copy()
     out["wall_s 95% CI"] = text(table["wall_s_ci_low"], table["wall_s_ci_high"])

@@ -57,7 +57,8 @@ def _read(path: str | Path) -> dict[str, Any]:
         )
     for key, types in SETTINGS.items():
         value = spec.get(key)
-        if value is not None and (not isinstance(value, types) or (bool not in types and value is True)):
+        wrong = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+        if value is not None and wrong:
             names = " or ".join(t.__name__ for t in types)
             raise UserError(f"the suite file {path}: {key} takes one {names}, got {value!r}")
     if "store" in spec and "stores" in spec:
