@@ -336,9 +336,26 @@ def cmd_project(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(scaling.json_rows(table)))
         return 0
+    from bench.analysis.projection import format_interval
+
+    shown = table.assign(
+        wall_s_5_95=[
+            format_interval(r.predicted_wall_s, r.predicted_wall_s_low, r.predicted_wall_s_high)
+            for r in table.itertuples()
+        ],
+        cost_usd_5_95=[
+            format_interval(r.predicted_cost_usd, r.predicted_cost_usd_low, r.predicted_cost_usd_high)
+            for r in table.itertuples()
+        ],
+    )
     cols = ["executor", "platform", "kernel", "workers", "images", "chunk_size", "calls", "slots"]
-    cols += ["cpu_share", "predicted_wall_s", "images_per_s", "predicted_cost_usd", "notes"]
-    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    cols += ["cpu_share", "wall_s_5_95", "cost_usd_5_95", "notes"]
+    print(shown[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    draws = int(table["draws"].max()) if len(table) else 0
+    print(
+        f"\nmedian [5-95%] of {draws} draws, each a bootstrap of the fit simulated anew; the interval is the "
+        "model's sampling uncertainty only, not its error against measurements (--validate)"
+    )
     print(f"\nmodel fit on {len(model.fit_cases)} case(s) of {run_dir}; " + "; ".join(model.notes))
     for line in platform.sources:
         print(f"  {line}")

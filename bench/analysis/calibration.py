@@ -68,6 +68,22 @@ class ServiceDist:
         idx = rng.integers(0, len(self), size=images)
         return self.compute_s[idx], self.store_s[idx], self.overhead_s[idx]
 
+    def resampled(self, rng: np.random.Generator) -> ServiceDist:
+        """A bootstrap copy (the measured images drawn with replacement, cold starts apart): what the
+        fit could have been, for the projection's interval."""
+        idx = rng.integers(0, len(self), size=len(self))
+        cold = self.cold_start_s
+        cold = cold[rng.integers(0, len(cold), size=len(cold))] if len(cold) else cold
+        return ServiceDist(
+            self.kernel,
+            self.compute_s[idx],
+            self.store_s[idx],
+            self.overhead_s[idx],
+            self.ok[idx],
+            cold,
+            self.stages,
+        )
+
     def sample_cold(self, n: int, rng: np.random.Generator) -> np.ndarray:
         if len(self.cold_start_s) == 0:
             return np.zeros(n)

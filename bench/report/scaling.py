@@ -22,7 +22,9 @@ def _whiskers(summary: pd.DataFrame, metric: str) -> str:
     """What a figure's whiskers are, as its caption says it: the 95% interval, or why there is none."""
     needed = MIN_REPEATS if metric in ("wall_s", "images_per_s") else MIN_REPEATS_SPEEDUP
     drawn = int(summary[f"{metric}_ci_low"].notna().sum())
-    method = "order statistics" + ("" if needed == MIN_REPEATS else ", with the sequential case's (Bonferroni)")
+    method = "order statistics"
+    if needed == MIN_REPEATS_SPEEDUP:
+        method += ", combined with the sequential case's (Bonferroni)"
     if not drawn:
         return f"95% intervals not measured (they need {needed} repeats per case)"
     return f"whiskers: 95% interval of the median ({method}) for {drawn} of {len(summary)} cases"
@@ -30,7 +32,8 @@ def _whiskers(summary: pd.DataFrame, metric: str) -> str:
 
 def _errors(values: pd.Series, low: pd.Series, high: pd.Series) -> np.ndarray:
     """Error-bar lengths below and above each value (NaN, no bar, where the interval is not measured)."""
-    return np.vstack([values.to_numpy(float) - low.to_numpy(float), high.to_numpy(float) - values.to_numpy(float)])
+    middle = values.to_numpy(float)
+    return np.vstack([middle - low.to_numpy(float), high.to_numpy(float) - middle])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -86,7 +89,8 @@ def _against_workers(runs: pd.DataFrame, manifest: dict, metric: str) -> Plot:
     best = (parallel if len(parallel) else summary).loc[lambda t: t[metric].idxmax()]
     caption = (
         f"{what} ({ref_text}) against workers, one line per executor ({executors}); "
-        f"{_repeats(summary)}, {_whiskers(summary, metric)}, {_spread(summary)}; best parallel case {best[metric]:.2f} "
+        f"{_repeats(summary)}, {_whiskers(summary, metric)}, {_spread(summary)}; "
+        f"best parallel case {best[metric]:.2f} "
         f"({best['case_id']}); dashed: ideal, dotted: the machine's {cores or '?'} cores; "
         f"{_dataset(manifest, runs)}; measured on {tables.machine_label(manifest)}."
     )
@@ -132,7 +136,7 @@ def throughput(runs: pd.DataFrame, manifest: dict) -> Plot:
         ax=ax,
     )
     err = _errors(summary["images_per_s"], summary["images_per_s_ci_low"], summary["images_per_s_ci_high"])
-    ax.errorbar(range(len(summary)), summary["images_per_s"], yerr=err, fmt="none", ecolor="0.2", capsize=4, lw=1)
+    ax.errorbar(range(len(summary)), summary["images_per_s"], yerr=err, fmt="none", ecolor="0.2", capsize=4)
     ax.set_xlabel("case (executor, w = workers, c = images per task)")
     ax.set_ylabel("throughput (images / s, wall clock)")
     ax.set_title("Throughput per executor, workers and chunk size", loc="left")
