@@ -363,6 +363,78 @@ def cmd_project(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Every option for N images, with time, cost, their intervals and how far to trust them."""
+    import json
+
+    from bench import tables
+    from bench.analysis import model as scaling
+    from bench.analysis import plan
+    from bench.analysis import pricing as costs
+    from bench.analysis.projection import format_interval
+    from bench.executors import display_order
+
+    if args.images < 1:
+        raise UserError("--images takes a positive integer")
+    for flag, value in (("--budget-usd", args.budget_usd), ("--deadline-s", args.deadline_s)):
+        if value is not None and not value > 0:
+            raise UserError(f"{flag} takes a positive number")
+    run_dir = tables.resolve_run(_one(args.runs, "RUN"))
+    tasks, runs, manifest = scaling.read_run(run_dir)
+    kernel = "optimized" if "optimized" in set(tasks["kernel"]) else sorted(set(tasks["kernel"]))[0]
+    try:
+        platforms = plan.platforms_from(args.platforms)
+        book = costs.load_price_book(args.price_book)
+        model = scaling.fit(tasks, runs, manifest)
+        if args.machine or args.price_per_hour is not None:
+            model.machine = costs.choose_machine(book, name=args.machine, per_hour=args.price_per_hour)
+        table = plan.options(
+            model,
+            book,
+            images=args.images,
+            platforms=platforms,
+            executors=display_order(set(runs["executor"])),
+            kernel=kernel,
+            memory_mb=args.memory_mb,
+        )
+        measured = scaling.validate(tasks, runs, manifest)
+    except (OSError, KeyError, ValueError) as exc:
+        raise UserError(str(exc).strip("'\"")) from None
+    scored = measured.dropna(subset=["rel_error"]).query("scheme == 'leave-one-out'")
+    local_error = scored.assign(e=scored["rel_error"].abs()).groupby("executor")["e"].median().to_dict()
+    question = plan.Question(args.images, args.budget_usd, args.deadline_s)
+    ranked = plan.rank(table, question, local_error)
+    if args.json:
+        columns = ["executor", "platform", "workers", "images", "chunk_size", "memory_mb"]
+        columns += ["predicted_wall_s", "predicted_wall_s_low", "predicted_wall_s_high"]
+        columns += ["predicted_cost_usd", "predicted_cost_usd_low", "predicted_cost_usd_high"]
+        columns += ["fits", "marks", "recommended", "trust", "cost_model"]
+        print(json.dumps({"question": question.asked, "options": scaling.json_rows(ranked[columns])}))
+        return 0
+    shown = ranked.assign(
+        time_s=[
+            format_interval(r.predicted_wall_s, r.predicted_wall_s_low, r.predicted_wall_s_high)
+            for r in ranked.itertuples()
+        ],
+        cost_usd=[
+            format_interval(r.predicted_cost_usd, r.predicted_cost_usd_low, r.predicted_cost_usd_high)
+            for r in ranked.itertuples()
+        ],
+        pick=["<- recommended" if r else "" for r in ranked["recommended"]],
+    )
+    where = f"{run_dir} ({tables.machine_label(manifest)})"
+    print(f"{args.images:,} images, from {where}; asked: {question.asked}\n")
+    cols = ["pick", "executor", "platform", "workers", "time_s", "cost_usd", "marks"]
+    print(shown[cols].to_string(index=False))
+    print("\nhow far to trust each row (time and cost: median [5-95%] of the model's draws):")
+    for r in shown.itertuples():
+        print(f"  {r.executor}@{r.platform} x{r.workers}: {r.trust}")
+    if not ranked["recommended"].any():
+        print(f"\nno option fits: {question.asked}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_claim(args: argparse.Namespace) -> int:
     """The pattern's 'up to 50x', measured and projected, split into kernel waste x parallelism."""
     import json
@@ -571,6 +643,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     project.add_argument("--json", action="store_true", help="print only a JSON list on stdout")
     project.set_defaults(func=cmd_project)
+
+    plan_ = sub.add_parser("plan", help="every option for N images: time, cost, how sure, one recommendation")
+    add_runs(plan_, "the run to fit on (default: the newest run)")
+    plan_.add_argument("--images", type=int, required=True, help="how many images to plan for")
+    plan_.add_argument(
+        "--platforms",
+        type=_name_list,
+        help="comma-separated: local, aws_lambda, ibm_cloud_functions, ibm_code_engine (default: all)",
+    )
+    plan_.add_argument("--budget-usd", type=float, help="recommend the fastest option under this cost")
+    plan_.add_argument("--deadline-s", type=float, help="recommend the cheapest option within this time")
+    plan_.add_argument("--memory-mb", type=float, help="function memory (default: one full vCPU's worth)")
+    add_pricing(plan_)
+    plan_.add_argument("--json", action="store_true", help="print only JSON on stdout")
+    plan_.set_defaults(func=cmd_plan)
 
     claim = sub.add_parser("claim", help="the pattern's 'up to 50x' on the seed subset, explained")
     add_runs(

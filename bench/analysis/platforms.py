@@ -42,6 +42,7 @@ class Platform:
     vcpu: float | None = None
     timeout_s: float | None = None
     sources: tuple[str, ...] = ()
+    estimates: tuple[str, ...] = ()  # the parameters used that the price book marks as ESTIMATE
 
 
 def _window_s(unit: str) -> float:
@@ -111,4 +112,7 @@ def platform_limits(book: PriceBook, name: str, memory_mb: float | None = None) 
         vcpu=float(vcpu),
         timeout_s=values.get("timeout_s_max"),
         sources=sources,
+        estimates=tuple(
+            f"{name}.{k}" for k in used if k in entries and "ESTIMATE" in (entries[k].note or "").upper()
+        ),
     )

@@ -1,0 +1,172 @@
+"""The answer a user came for: for N images, every option (executor x workers or functions x platform)
+with predicted time and cost, each with its interval and how far to trust it, ranked, and one
+recommendation for the question asked.
+
+The question decides the recommendation: with a budget, the fastest option under it; with a
+deadline, the cheapest that meets it; with both, the fastest under the budget that meets the
+deadline; with neither, the best time x cost. Trust is stated per row: which platform parameters the
+price book marks as estimates, and the model's measured error for that kind of case (its validation
+on this run's local cases), or "not validated" where nothing measured backs it (serverless platforms:
+nothing here has been checked against a cloud run).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from bench.analysis.calibration import Model
+from bench.analysis.platforms import SERVERLESS_PLATFORMS, platform_limits
+from bench.analysis.pricebook import PriceBook
+from bench.analysis.projection import project
+
+#: Functions tried on a serverless platform when the user names none.
+DEFAULT_FUNCTIONS = (10, 100, 1000)
+MARKS = ("fastest under budget", "cheapest under deadline", "best time x cost", "fastest", "cheapest")
+
+
+@dataclass(frozen=True)
+class Question:
+    images: int
+    budget_usd: float | None = None
+    deadline_s: float | None = None
+
+    @property
+    def asked(self) -> str:
+        if self.budget_usd is not None and self.deadline_s is not None:
+            return f"fastest under ${self.budget_usd:g} that finishes within {self.deadline_s:g} s"
+        if self.budget_usd is not None:
+            return f"fastest under ${self.budget_usd:g}"
+        if self.deadline_s is not None:
+            return f"cheapest that finishes within {self.deadline_s:g} s"
+        return "best time x cost"
+
+
+def local_workers(cores: int) -> list[int]:
+    """1, 2, 4, ... up to the measured machine's cores, and the cores themselves."""
+    counts, w = [], 1
+    while w < cores:
+        counts.append(w)
+        w *= 2
+    return [*counts, cores]
+
+
+def options(
+    model: Model,
+    book: PriceBook,
+    *,
+    images: int,
+    platforms: Sequence[str],
+    executors: Sequence[str],
+    kernel: str,
+    functions: Sequence[int] = DEFAULT_FUNCTIONS,
+    memory_mb: float | None = None,
+) -> pd.DataFrame:
+    """Every option as one projected row (median and 5-95% interval of wall time and cost)."""
+    frames = []
+    for name in platforms:
+        if name == "local":
+            local = list(executors)
+            frames.append(
+                project(
+                    model,
+                    executors=local,
+                    workers=local_workers(int(model.cpu_count)),
+                    images=images,
+                    kernels=[kernel],
+                    book=book,
+                ).assign(estimates="")
+            )
+            continue
+        platform = platform_limits(book, name, memory_mb)
+        serverless = [e for e in executors if model.traits(e).fresh_process_per_call] or ["lithops"]
+        frames.append(
+            project(
+                model,
+                executors=serverless,
+                workers=list(functions),
+                images=images,
+                kernels=[kernel],
+                platform=platform,
+                book=book,
+            ).assign(estimates=", ".join(platform.estimates))
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def trust_note(row: pd.Series, local_error: dict[str, float]) -> str:
+    """How far to trust one row, in words."""
+    parts = []
+    if row["platform"] == "local":
+        error = local_error.get(row["executor"])
+        if error is None or not math.isfinite(error):
+            parts.append("model not validated for this executor here")
+        else:
+            parts.append(f"model's median error on this run's measured {row['executor']} cases {error:.0%}")
+        if row["workers"] > 1 and row.get("notes"):
+            parts.append(str(row["notes"]))
+    else:
+        parts.append("not validated: no cloud measurement checks this platform's model")
+        if row["estimates"]:
+            parts.append(f"estimates: {row['estimates']}")
+    return "; ".join(parts)
+
+
+def rank(table: pd.DataFrame, question: Question, local_error: dict[str, float]) -> pd.DataFrame:
+    """Rows ranked by predicted time, each marked with what it answers and how far to trust it;
+    ``recommended`` is true on exactly one row when any option fits the question."""
+    table = table.copy()
+    table["trust"] = [trust_note(row, local_error) for _, row in table.iterrows()]
+    table["time_x_cost"] = table["predicted_wall_s"] * table["predicted_cost_usd"]
+    priced = table["predicted_cost_usd"].notna()
+    fits = priced.copy()
+    # a row fits only where its whole interval does: the high end within the budget and the deadline
+    if question.budget_usd is not None:
+        fits &= table["predicted_cost_usd_high"] <= question.budget_usd
+    if question.deadline_s is not None:
+        fits &= table["predicted_wall_s_high"] <= question.deadline_s
+    table["fits"] = fits
+    marks: dict[int, list[str]] = {i: [] for i in table.index}
+
+    def mark(index, label: str) -> None:
+        if index is not None:
+            marks[index].append(label)
+
+    def best(column: str, mask: pd.Series):
+        return table.loc[mask, column].idxmin() if mask.any() else None
+
+    if question.budget_usd is not None:
+        mark(
+            best("predicted_wall_s", priced & (table["predicted_cost_usd_high"] <= question.budget_usd)),
+            MARKS[0],
+        )
+    if question.deadline_s is not None:
+        mark(
+            best("predicted_cost_usd", priced & (table["predicted_wall_s_high"] <= question.deadline_s)),
+            MARKS[1],
+        )
+    mark(best("time_x_cost", priced), MARKS[2])
+    mark(best("predicted_wall_s", table["predicted_wall_s"].notna()), MARKS[3])
+    mark(best("predicted_cost_usd", priced), MARKS[4])
+    if question.budget_usd is not None:
+        chosen = best("predicted_wall_s", fits)
+    elif question.deadline_s is not None:
+        chosen = best("predicted_cost_usd", fits)
+    else:
+        chosen = best("time_x_cost", priced)
+    table["marks"] = [", ".join(marks[i]) for i in table.index]
+    table["recommended"] = [i == chosen for i in table.index]
+    return table.sort_values("predicted_wall_s", kind="stable").reset_index(drop=True)
+
+
+def platforms_from(text: Sequence[str] | None) -> list[str]:
+    names = list(text or ["local", *SERVERLESS_PLATFORMS])
+    unknown = [n for n in names if n not in ("local", *SERVERLESS_PLATFORMS)]
+    if unknown:
+        raise ValueError(
+            f"unknown platform(s) {', '.join(unknown)}; choose from local, {', '.join(SERVERLESS_PLATFORMS)}"
+        )
+    return names
