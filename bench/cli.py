@@ -240,7 +240,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bench.report.page import write_report
 
     run = _one(args.runs, "RUN")
-    index = write_report(run, args.out, case_id=args.case, repeat=args.repeat, embed=args.embed)
+    index = write_report(
+        run,
+        args.out,
+        case_id=args.case,
+        repeat=args.repeat,
+        embed=args.embed,
+        images=args.images,
+        platforms=args.platforms,
+        pattern_marks=args.pattern,
+    )
     print(index)
     return 0
 
@@ -603,6 +612,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--repeat", type=int, default=0, help="repeat shown in the timeline (default 0)")
     report.add_argument("--embed", action="store_true", help="embed the PNGs in index.html (one file)")
+    report.add_argument(
+        "--images", type=int, help="draw the projection for this many images (as facebench plan)"
+    )
+    report.add_argument(
+        "--platforms",
+        type=_name_list,
+        help="with --images: local, aws_lambda, ibm_cloud_functions, ibm_code_engine (default local)",
+    )
+    report.add_argument(
+        "--pattern",
+        action="store_true",
+        help="mark the pattern's published 2,200 s / 35 s / 50x on the projection",
+    )
     report.set_defaults(func=cmd_report)
 
     compare = sub.add_parser(

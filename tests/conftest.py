@@ -196,3 +196,37 @@ def copy_run(run: Path, to: Path) -> Path:
     for name in ("tasks.parquet", "runs.parquet", "manifest.json"):
         shutil.copy2(run / name, to / name)
     return to
+
+
+# --- Every image exactly once, from the workers' own records --------------------------------------------
+
+
+def assert_every_image_once(tasks, keys, client_pid: int | None = None) -> None:
+    """One record per key in every case and repeat, and each record of an image a worker handled is
+    that worker's own: a real pid, the chunk that held the key, one process per chunk, the chunk's
+    images contiguous in key order (chunks are cut that way) and run one after another.
+
+    The runner pads a key that never came back with an error record (chunk_id -1, no pid), so a key
+    count alone holds by construction; these checks do not. Error records made by the client for a
+    chunk that failed as a whole (no pid) must say so. ``client_pid``: the in-process sequential
+    case must have run there and every other case elsewhere.
+    """
+    order = {key: i for i, key in enumerate(keys)}
+    for (case, repeat), rows in tasks.groupby(["case_id", "repeat"]):
+        where = f"{case} r{repeat}"
+        assert sorted(rows["key"]) == sorted(keys), f"{where} lost or repeated images"
+        assert (rows["chunk_id"] >= 0).all(), f"{where}: a record the runner padded in (no worker sent it)"
+        unworked = rows[rows["pid"].isna()]
+        assert (unworked["status"] == "error").all(), where
+        assert unworked["error"].str.startswith("chunk failed").all(), where
+        worked = rows[rows["pid"].notna()].assign(pos=lambda df: df["key"].map(order)).sort_values("pos")
+        for chunk_id, chunk in worked.groupby("chunk_id"):
+            assert chunk["pid"].nunique() == 1, f"{where} chunk {chunk_id}: records from several processes"
+            assert list(chunk["pos"]) == list(range(chunk["pos"].min(), chunk["pos"].max() + 1)), where
+            assert (chunk["t_start"].to_numpy()[1:] >= chunk["t_end"].to_numpy()[:-1] - 1e-6).all(), where
+        firsts = rows.assign(pos=rows["key"].map(order)).groupby("chunk_id")["pos"].min()
+        assert firsts.is_monotonic_increasing, f"{where}: chunk ids do not follow the cut"
+        if client_pid is not None:
+            in_client = worked["pid"] == client_pid
+            sequential = worked["executor"] == "sequential"
+            assert (in_client == sequential).all(), f"{where}: ran in the wrong process"

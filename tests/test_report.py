@@ -89,8 +89,9 @@ def test_throughput_has_one_bar_per_case_at_its_median(data, four_executors):
 
 def test_stages_stack_to_the_offered_worker_time_with_dispatch_and_cold_start(data):
     table = plots.stage_breakdown(data.tasks, data.runs)
-    parts = [label for _, label in plots.STAGES] + [plots.OTHER_IN_WORKER, plots.DISPATCH]
+    parts = [label for _, label in plots.STAGES] + [plots.OTHER_IN_WORKER, plots.DISPATCH, plots.TAIL_IDLE]
     assert np.allclose(table[parts].sum(axis=1), table["total"], rtol=0.02)
+    assert (table[plots.TAIL_IDLE] >= 0).all() and (table[plots.TAIL_IDLE] > 0).any()
     expected = (
         (data.runs["workers"] * data.runs["wall_s"] / data.runs["images"])
         .groupby(data.runs["case_id"])
@@ -161,7 +162,7 @@ def test_pareto_front_keeps_only_undominated_cases():
     assert list(plots.pareto_front(points)["case_id"]) == ["a", "b", "c"]
 
 
-def test_projection_is_drawn_with_the_patterns_figures_when_present(data):
+def test_projection_is_drawn_with_the_patterns_figures_when_asked(data):
     absent = plots.projection(data.runs, data.manifest, None)
     assert absent.absent and "absent" in absent.caption
 
@@ -182,7 +183,19 @@ def test_projection_is_drawn_with_the_patterns_figures_when_present(data):
             for n in (1584, 13233)
         ]
     )
-    plot = plots.projection(data.runs, data.manifest, projection)
+    # by default: the user's question only (the largest image count), no pattern marks
+    plain = plots.projection(data.runs, data.manifest, projection)
+    assert "13,233 images" in plain.caption and "up to 50x" not in plain.caption
+    assert not any("pattern" in line.get_label() for line in plain.figure.axes[0].get_lines())
+    # a projection with intervals draws them as bands, and says what they are
+    banded = projection.assign(
+        predicted_wall_s_low=projection["predicted_wall_s"] * 0.9,
+        predicted_wall_s_high=projection["predicted_wall_s"] * 1.1,
+    )
+    with_band = plots.projection(data.runs, data.manifest, banded)
+    assert len(with_band.figure.axes[0].collections) > len(plain.figure.axes[0].collections)
+    assert "5-95% interval" in with_band.caption
+    plot = plots.projection(data.runs, data.manifest, projection, images=1584, pattern_marks=True)
     ax = plot.figure.axes[0]
     drawn = labels(ax)
     projected = [label for label in drawn if label.endswith("(projected)")]
@@ -200,6 +213,16 @@ def test_projection_is_drawn_with_the_patterns_figures_when_present(data):
         "scaled linearly from 8" in plot.caption
         and "lithops on aws_lambda reaches 35 s at 100 workers" in plot.caption
     )
+
+
+def test_report_draws_the_projection_for_the_images_asked(small_run, tmp_path):
+    out = tmp_path / "report50k"
+    index = write_report(small_run, out, images=50000, platforms=["local", "aws_lambda"])
+    assert "Projected wall time for 50,000 images" in index.read_text()
+    from bench.report.page import project_for
+
+    drawn = project_for(plots.load_run(small_run), 50000, ["local", "aws_lambda"])
+    assert set(drawn["platform"]) == {"local", "aws_lambda"} and (drawn["images"] == 50000).all()
 
 
 def test_training_says_when_it_has_not_run(data):

@@ -37,13 +37,14 @@ from bench.report.cost import cost, pareto_front
 from bench.report.data import DISPATCH, OTHER_IN_WORKER, STAGES, RunData, describe
 from bench.report.projection import pattern_table, projection
 from bench.report.scaling import efficiency, speedup, throughput
-from bench.report.stages import service_time, stage_breakdown, stages
+from bench.report.stages import TAIL_IDLE, service_time, stage_breakdown, stages
 from bench.report.style import Plot
 from bench.report.timeline import default_case, timeline
 from bench.report.training import training
 
 __all__ = [
     "DISPATCH",
+    "TAIL_IDLE",
     "FIGURES",
     "OTHER_IN_WORKER",
     "STAGES",
@@ -102,8 +103,15 @@ FIGURES = [
 ]
 
 
-def all_figures(data: RunData, case_id: str | None = None, repeat: int = 0) -> dict[str, Plot]:
-    """Every figure of the report, by the name its files get."""
+def all_figures(
+    data: RunData,
+    case_id: str | None = None,
+    repeat: int = 0,
+    images: int | None = None,
+    pattern_marks: bool = False,
+) -> dict[str, Plot]:
+    """Every figure of the report, by the name its files get; the projection for ``images`` (default:
+    the largest the run's projection holds), with the pattern's figures only when asked."""
     t, r, m = data.tasks, data.runs, data.manifest
     return {
         "speedup": speedup(r, m),
@@ -113,6 +121,6 @@ def all_figures(data: RunData, case_id: str | None = None, repeat: int = 0) -> d
         "timeline": timeline(t, r, m, case_id=case_id, repeat=repeat),
         "service-time": service_time(t, m),
         "cost": cost(r, m),
-        "projection": projection(r, m, data.projection),
+        "projection": projection(r, m, data.projection, images=images, pattern_marks=pattern_marks),
         "training": training(data.training, m),
     }

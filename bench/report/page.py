@@ -12,9 +12,11 @@ import base64
 import html
 import io
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from bench import tables
@@ -150,24 +152,58 @@ def copy_tables(run: Path, out: Path) -> None:
             shutil.copy2(source, out / name)
 
 
+def project_for(data: plots.RunData, images: int, platforms: list[str] | None) -> pd.DataFrame:
+    """The projection for ``images`` on ``platforms``, from the scaling model fitted on the run."""
+    from bench.analysis import model as scaling
+    from bench.analysis import plan
+    from bench.analysis import pricing as costs
+    from bench.executors import display_order
+
+    if images < 1:
+        raise UserError("--images takes a positive integer")
+    try:
+        book = costs.load_price_book(None)
+        model = scaling.fit(data.tasks, data.runs, data.manifest)
+        kernels = set(data.tasks["kernel"])
+        return plan.options(
+            model,
+            book,
+            images=images,
+            platforms=plan.platforms_from(platforms or ["local"]),
+            executors=display_order(set(data.runs["executor"])),
+            kernel="optimized" if "optimized" in kernels else sorted(kernels)[0],
+        )
+    except (KeyError, ValueError) as exc:
+        raise UserError(str(exc).strip("'\"")) from None
+
+
 def write_report(
     run: str | Path,
     out: str | Path | None = None,
     case_id: str | None = None,
     repeat: int = 0,
     embed: bool = False,
+    images: int | None = None,
+    platforms: list[str] | None = None,
+    pattern_marks: bool = False,
 ) -> Path:
     """Write ``index.html`` and every figure (PNG and SVG) for a run; returns the page's path.
 
     ``run`` is a run folder, or a folder of runs (its newest run is used). ``out`` defaults to
-    ``<run>/report``. ``case_id`` and ``repeat`` choose the timeline's case.
+    ``<run>/report``. ``case_id`` and ``repeat`` choose the timeline's case. ``images`` draws the
+    projection for that many images on ``platforms`` (the scaling model fitted on the run, as
+    ``facebench plan`` does); ``pattern_marks`` adds the pattern's published figures to it.
     """
     data = plots.load_run(run)
+    if images is not None:
+        data = replace(data, projection=project_for(data, images, platforms))
     target = Path(out) if out is not None else data.path / "report"
     if target.exists() and not target.is_dir():
         raise UserError(f"--out {target} exists and is not a folder")
     target.mkdir(parents=True, exist_ok=True)
-    figures = plots.all_figures(data, case_id=case_id, repeat=repeat)
+    figures = plots.all_figures(
+        data, case_id=case_id, repeat=repeat, images=images, pattern_marks=pattern_marks
+    )
     page = render(data, target, figures, embed=embed)
     copy_tables(data.path, target)
     index = target / "index.html"

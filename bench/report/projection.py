@@ -1,12 +1,12 @@
-"""Figure 8 and notebook 04's table: this run against the published pattern's "up to 50x" claim.
+"""Figure 8 and notebook 04's table: projected scaling for the number of images the user asks about,
+and, when asked (the claim, notebook 04), against the published pattern's "up to 50x".
 
-The projection (``projection.parquet``, written by ``facebench project``) gives wall time against
-concurrent workers; the run's own cases are scaled linearly to the same number of images over it.
+The projection (``projection.parquet`` written by ``facebench project``, or one made for
+``facebench report --images N``) gives wall time against concurrent workers, a band for its 5-95%
+interval where it has one; the run's own cases are scaled linearly to the same number of images.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
@@ -18,10 +18,6 @@ from bench.errors import UserError
 from bench.report.data import _repeats, _spread
 from bench.report.style import Plot, _absent, _colours, _new_figure, _styled
 
-# The pattern's own figures (its companion article): the 1,584-image bucket took about 2,200 s on a
-# single computer and about 35 s on IBM Cloud Functions; the pattern says "up to 50 times faster".
-
-
 # ---------------------------------------------------------------------------------------------------
 # 8. Projected scaling against the pattern's claim
 
@@ -32,7 +28,7 @@ def _projection_images(projection: pd.DataFrame, images: int | None) -> int:
         if images not in sizes:
             raise UserError(f"the projection has no curve for {images} images; it has {sizes}")
         return images
-    return min(sizes, key=lambda n: (abs(math.log(n / pattern.IMAGES)), n))
+    return max(sizes)  # the largest question asked of this run
 
 
 def _variant(values: dict) -> str:
@@ -55,9 +51,14 @@ def _times_faster(seconds):
 
 @_styled
 def projection(
-    runs: pd.DataFrame, manifest: dict, projection: pd.DataFrame | None = None, images: int | None = None
+    runs: pd.DataFrame,
+    manifest: dict,
+    projection: pd.DataFrame | None = None,
+    images: int | None = None,
+    pattern_marks: bool = False,
 ) -> Plot:
-    """Projected wall time against workers, measured points over it, the pattern's figures marked."""
+    """Projected wall time against workers with its interval, measured points over it; with
+    ``pattern_marks``, the pattern's published figures too (for the 1,584-image claim only)."""
     needed = {"executor", "workers", "images", "predicted_wall_s"}
     if projection is None or projection.empty or not needed <= set(projection.columns):
         why = (
@@ -89,6 +90,15 @@ def projection(
         group = group.sort_values("workers")
         label = _variant(dict(zip(label_keys, key, strict=True))) + " (projected)"
         ax.plot(group["workers"], group["predicted_wall_s"], color=colours[key[0]], label=label)
+        if {"predicted_wall_s_low", "predicted_wall_s_high"} <= set(group.columns):
+            ax.fill_between(
+                group["workers"],
+                group["predicted_wall_s_low"],
+                group["predicted_wall_s_high"],
+                color=colours[key[0]],
+                alpha=0.2,
+                lw=0,
+            )
         curves.append((label, group))
     scaled = False
     if len(summary):
@@ -115,15 +125,17 @@ def projection(
             "--",
         ),
     ]
-    for value, label, style in marks:
+    for value, label, style in marks if pattern_marks else []:
         ax.axhline(value, color="0.3", ls=style, lw=1, label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("concurrent workers (functions)")
     ax.set_ylabel(f"wall time for {n:,} images (s)")
-    right = ax.secondary_yaxis("right", functions=(_times_faster, _times_faster))
-    right.set_ylabel(f"speedup over the pattern's {pattern.SINGLE_COMPUTER_S:,.0f} s")
-    ax.set_title(f"Projected scaling for {n:,} images against the pattern's claim", loc="left")
+    if pattern_marks:
+        right = ax.secondary_yaxis("right", functions=(_times_faster, _times_faster))
+        right.set_ylabel(f"speedup over the pattern's {pattern.SINGLE_COMPUTER_S:,.0f} s")
+    against = " against the pattern's claim" if pattern_marks else ""
+    ax.set_title(f"Projected scaling for {n:,} images{against}", loc="left")
     ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.15, 1))
     reach = []
     for label, group in curves:
@@ -139,14 +151,24 @@ def projection(
         if len(summary)
         else "no measured cases"
     )
-    caption = (
-        f"Projected wall time for {n:,} images against concurrent workers (scaling model, "
-        f"projection.parquet), one line per projected executor, with this run's {measured} over it; "
+    banded = "predicted_wall_s_low" in proj.columns and proj["predicted_wall_s_low"].notna().any()
+    marked = (
         f"marked: the pattern's {pattern.SINGLE_COMPUTER_S:,.0f} s single computer, "
         f"{pattern.SERVERLESS_S:.0f} s on "
         f'Cloud Functions ({pattern.SINGLE_COMPUTER_S / pattern.SERVERLESS_S:.0f}x) and its "up to 50x" '
         f"({pattern.SINGLE_COMPUTER_S / pattern.CLAIM_X:.0f} s); {reach_text}; "
-        f"measured on {tables.machine_label(manifest)}."
+        if pattern_marks
+        else ""
+    )
+    caption = (
+        f"Projected wall time for {n:,} images against concurrent workers (scaling model), one line per "
+        f"projected executor"
+        + (
+            ", the band its 5-95% interval (the model's sampling uncertainty, not its error)"
+            if banded
+            else ""
+        )
+        + f", with this run's {measured} over it; {marked}measured on {tables.machine_label(manifest)}."
     )
     return Plot(fig, caption)
 
