@@ -173,6 +173,9 @@ def _finish_run(args: argparse.Namespace, result, log) -> int:
         )
     statuses = result.tasks.groupby("status").size().to_dict()
     print(f"\nstatuses over all cases: {statuses}")
+    from bench.analysis.answer import answer_lines
+
+    print("\n" + "\n".join(answer_lines(result.runs, result.run_dir)))
     if not result.identical:
         bad = result.runs.loc[~result.runs["identical"].astype(bool), "case_id"].unique()
         print(

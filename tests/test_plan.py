@@ -59,3 +59,21 @@ def test_a_budget_picks_the_fastest_option_whose_cost_interval_fits_it():
 def test_a_deadline_nothing_meets_is_said_and_exits_1():
     out = plan("--images", "50000", "--platforms", "local", "--deadline-s", "1")
     assert out.returncode == 1 and "no option fits" in out.stderr
+
+
+def test_run_ends_with_the_answer_for_its_own_data(small_run):
+    import pandas as pd
+
+    from bench.analysis.answer import answer_lines
+
+    runs = pd.read_parquet(small_run / "runs.parquet")
+    lines = answer_lines(runs, small_run)
+    assert lines[0].startswith("fastest here:") and "$" in lines[0]
+    assert f"facebench plan {small_run} --images N" in lines[-1]
+    # an efficiency above 1 is named, with its likely cause
+    seq = runs["executor"] == "sequential"
+    slow_reference = runs.assign(wall_s=runs["wall_s"].where(~seq, runs["wall_s"] * 10))
+    from bench.analysis.statistics import with_case_statistics
+
+    flagged = answer_lines(with_case_statistics(slow_reference), small_run)
+    assert any("> 1" in line and "read it as about 1" in line for line in flagged)
