@@ -467,3 +467,23 @@ def test_committed_results_are_priced_as_the_machines_that_ran_them() -> None:
         assert local["cost_usd"].to_numpy() == pytest.approx(
             per_hour * np.ceil(local["wall_s"].to_numpy()) / 3600
         )
+
+
+def test_lithops_on_a_cloud_backend_is_billed_at_its_configured_memory(book: PriceBook, tmp_path) -> None:
+    from bench.executors.lithops import LithopsExecutor
+
+    config = tmp_path / "lithops.yaml"
+    config.write_text(
+        "lithops:\n  backend: aws_lambda\n  storage: aws_s3\naws_lambda:\n  runtime_memory: 1024\n"
+    )
+    billing = LithopsExecutor(2, config_file=config).billing
+    assert (billing.kind, billing.platform, billing.memory_mb) == ("serverless", "aws_lambda", 1024.0)
+    cost, model = cost_of_case(book, billing=billing, **CASE)
+    assert cost == pytest.approx(
+        serverless_cost(book, "aws_lambda", 1.0, [12.34] * 100) + storage_cost(book, "s3", 1584, 1584)
+    )
+    assert "1GB" in model
+    config.write_text("lithops:\n  backend: aws_lambda\n  storage: aws_s3\n")  # Lithops' default: 256 MB
+    assert LithopsExecutor(2, config_file=config).billing.memory_mb == 256.0
+    config.write_text("lithops:\n  backend: code_engine\n  storage: ibm_cos\n")
+    assert LithopsExecutor(2, config_file=config).billing.vcpu == 0.125

@@ -327,6 +327,10 @@ def cost_of_case(
         )
     else:
         platform = billing.platform
+        if billing.memory_mb is not None:  # as the functions were configured
+            memory_gb = billing.memory_mb / 1024
+        if billing.vcpu is not None:
+            vcpu = billing.vcpu
         requests = len(durations_s) if billing.bills_requests else 0
         bill = serverless_bill(book, platform, memory_gb, durations_s, requests, arch, vcpu=vcpu)
         compute = bill.total_usd

@@ -25,6 +25,8 @@ class Billing:
     kind: str = "machine"
     platform: str | None = None  # the price book's serverless platform, for kind "serverless"
     bills_requests: bool = True  # whether the platform's per-request fee applies to these calls
+    memory_mb: float | None = None  # the memory the functions were configured with (serverless)
+    vcpu: float | None = None  # the vCPU they were configured with, where the platform bills it
 
     def __post_init__(self) -> None:
         if self.kind not in ("machine", "remote", "serverless", "unpriced"):
@@ -104,6 +106,12 @@ class Executor(ABC):
     @property
     def billing(self) -> Billing:
         return type(self).billing_for(self.backend)
+
+    def billed_durations_s(self) -> list[float] | None:
+        """The durations the platform bills for the calls of the last ``map_unordered``, where the
+        executor knows them (a serverless platform's own accounting); None: the runner uses the
+        chunks' spans from the workers' clocks."""
+        return None
 
     @classmethod
     def traits(cls) -> Traits:

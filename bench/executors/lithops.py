@@ -11,6 +11,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,9 @@ def storage_config(store: Any) -> tuple[str, dict] | None:
 
 #: Lithops compute backends and how each is billed. Code Engine runs Lithops functions as job runs,
 #: which receive no HTTP requests, so its request fee does not apply.
+#: Lithops' defaults where a config names none (lithops/serverless/backends/*/config.py, 3.x).
+LITHOPS_DEFAULT_MEMORY_MB = 256
+LITHOPS_DEFAULT_CPU = {"code_engine": 0.125}
 BACKEND_BILLING: dict[str, Billing] = {
     "localhost": Billing(),
     "aws_lambda": Billing("serverless", "aws_lambda"),
@@ -142,6 +146,21 @@ class LithopsExecutor(Executor):
     def billing_for(cls, backend: str) -> Billing:
         return BACKEND_BILLING.get(backend, Billing("unpriced"))
 
+    @property
+    def billing(self) -> Billing:
+        """As the backend bills, with the memory (and vCPU) the functions were configured with:
+        the config's ``runtime_memory``/``runtime_cpu``, else Lithops' own defaults."""
+        billing = type(self).billing_for(self.backend)
+        if billing.kind != "serverless":
+            return billing
+        section = self.config.get(self.backend, {}) or {}
+        memory = float(section.get("runtime_memory", LITHOPS_DEFAULT_MEMORY_MB))
+        cpu = section.get("runtime_cpu", LITHOPS_DEFAULT_CPU.get(self.backend))
+        return replace(billing, memory_mb=memory, vcpu=float(cpu) if cpu is not None else None)
+
+    def billed_durations_s(self) -> list[float] | None:
+        return list(self._billed) if self._billed else None
+
     def __init__(self, workers: int, config_file: str | Path | None = None, store: Any = None) -> None:
         super().__init__(workers)
         found, self.config_source = find_config_file(config_file)
@@ -153,6 +172,7 @@ class LithopsExecutor(Executor):
         if found is not None and (config_file is None or "storage" not in self.config["lithops"]):
             self.config["lithops"]["storage"], self.config[found[0]] = found[0], found[1]
         self._fexec = None
+        self._billed: list[float] = []
 
     @property
     def backend(self) -> str:
@@ -214,6 +234,7 @@ class LithopsExecutor(Executor):
         from lithops.wait import ANY_COMPLETED
 
         futures = self._fexec.map(fn, [(item,) for item in items])
+        self._billed = []
         index = {id(f): i for i, f in enumerate(futures)}
         pending = list(futures)
         while pending:
@@ -225,6 +246,9 @@ class LithopsExecutor(Executor):
                 wait_dur_sec=MONITORING_INTERVAL_S,
             )
             for future in done:
+                stats = getattr(future, "stats", None) or {}
+                if "worker_exec_time" in stats:  # the function's own duration, as the platform bills it
+                    self._billed.append(float(stats["worker_exec_time"]))
                 try:
                     yield index[id(future)], future.result()
                 except Exception as exc:

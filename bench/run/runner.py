@@ -467,15 +467,18 @@ class Run:
         }
 
     def price(self, case: Case, executor: Executor, tasks: pd.DataFrame, wall_s: float) -> tuple[float, str]:
-        """Bill the case as its platform would: the machine for the wall time, or per function call."""
+        """Bill the case as its platform would: the machine for the wall time, or per function call for
+        the duration the platform bills (the executor's own accounting where it has one, else each
+        chunk's span on the worker's clock), at the memory the functions were configured with."""
         per_chunk = tasks.groupby("chunk_id").agg(start=("t_start", "min"), end=("t_end", "max"))
+        billed = executor.billed_durations_s()
         return costs.cost_of_case(
             self.price_book,
             billing=executor.billing,
             machine=self.machine,
             workers=case.workers,
             wall_s=wall_s,
-            durations_s=list(per_chunk["end"] - per_chunk["start"]),
+            durations_s=billed if billed is not None else list(per_chunk["end"] - per_chunk["start"]),
             store=self.inputs.kind,
             gets=len(tasks),
             puts=int((tasks["bytes_out"] > 0).sum()),
