@@ -276,6 +276,8 @@ def cmd_project(args: argparse.Namespace) -> int:
     from bench.analysis import pricing as costs
     from bench.executors import display_order, traits_of
 
+    if args.validate_published or args.service_time is not None or args.scenario:
+        return _project_published(args)
     run_dir = tables.resolve_run(_one(args.runs, "RUN"))
     tasks, runs, manifest = scaling.read_run(run_dir)
     if args.validate:
@@ -372,6 +374,114 @@ def cmd_project(args: argparse.Namespace) -> int:
     for line in platform.sources:
         print(f"  {line}")
     print(path)
+    return 0
+
+
+def _project_published(args: argparse.Namespace) -> int:
+    """project --validate-published, --service-time S (no run) and --scenario NAME RUN."""
+    import json
+
+    import pandas as pd
+
+    from bench import tables
+    from bench.analysis import model as scaling
+    from bench.analysis import pricing as costs
+    from bench.analysis.projection import format_interval
+
+    try:
+        book = costs.load_price_book(args.price_book)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot use the price book: {exc}") from None
+    if args.validate_published:
+        from bench.analysis.published import validate_published
+
+        table = validate_published(book)
+        scored = table.loc[table["role"] == "validation", "rel_error"].abs()
+        summary = {"validation_jobs": len(scored), "median_abs_rel_error": scored.median()}
+        summary["max_abs_rel_error"] = scored.max()
+        if args.json:
+            print(json.dumps({"jobs": scaling.json_rows(table), "summary": summary}))
+            return 0
+        cols = ["job_id", "role", "platform", "calls", "published_s", "predicted_s", "rel_error"]
+        cols.append("without_job_terms_s")
+        print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        print(
+            f"\nvalidation jobs: {summary['validation_jobs']}, median |error| "
+            f"{summary['median_abs_rel_error']:.1%}, max {summary['max_abs_rel_error']:.1%}; the calibration "
+            "jobs set the price book's platform terms (bench/analysis/published.py); sources: "
+            "results/published/jobs.csv"
+        )
+        return 0
+    if args.scenario:
+        from bench.analysis.scenarios import SCENARIOS
+
+        if args.scenario not in SCENARIOS:
+            raise UserError(f"--scenario takes one of {', '.join(SCENARIOS)}")
+        run_dir = tables.resolve_run(_one(args.runs, "RUN"))
+        tasks, runs, manifest = scaling.read_run(run_dir)
+        try:
+            result = SCENARIOS[args.scenario](scaling.fit(tasks, runs, manifest), book)
+        except (KeyError, ValueError) as exc:
+            raise UserError(f"{str(exc).strip(chr(34) + chr(39))}: give a run with a naive case") from None
+        if args.json:
+            print(json.dumps({"rows": scaling.json_rows(result["rows"]), "terms": result["terms"]}))
+            return 0
+        rows = result["rows"]
+        shown = rows.assign(
+            wall_s_5_95=[
+                format_interval(r.predicted_wall_s, r.predicted_wall_s_low, r.predicted_wall_s_high)
+                for r in rows.itertuples()
+            ],
+            rel_error=rows["rel_error"].map(lambda v: f"{v:+.0%}"),
+        )
+        cols = ["scenario", "cpu", "cpu_share", "wall_s_5_95", "published_s", "rel_error"]
+        print(shown[cols].to_string(index=False))
+        print(f"\nnaive service time from {run_dir}; the first row is the prediction, the second a bound")
+        for name, value in result["terms"].items():
+            print(f"  {name}: {value:.3g}" if isinstance(value, float) else f"  {name}: {value}")
+        for line in result["sources"]:
+            print(f"  {line}")
+        return 0
+    if args.platform not in scaling.SERVERLESS_PLATFORMS:
+        names = ", ".join(scaling.SERVERLESS_PLATFORMS)
+        raise UserError(f"--service-time needs a serverless --platform: {names}")
+    if args.images is None or args.images < 1 or min(args.workers) < 1:
+        raise UserError("--service-time needs --images N and positive --workers")
+    from bench.analysis.workload import project_workload, service_times
+
+    try:
+        seconds = service_times(args.service_time)
+        platform = scaling.platform_limits(book, args.platform, args.memory_mb)
+        table = pd.concat(
+            [
+                project_workload(
+                    seconds,
+                    platform,
+                    workers=args.workers,
+                    images=args.images,
+                    chunk_size=chunk,
+                    invocation=args.invocation,
+                    book=book,
+                )
+                for chunk in args.chunk_size
+            ],
+            ignore_index=True,
+        )
+    except (OSError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        print(json.dumps(scaling.json_rows(table)))
+        return 0
+    shown = table.assign(
+        wall_s_5_95=[
+            format_interval(r.predicted_wall_s, r.predicted_wall_s_low, r.predicted_wall_s_high)
+            for r in table.itertuples()
+        ]
+    )
+    cols = ["executor", "platform", "workers", "images", "chunk_size", "calls", "slots", "cpu_share"]
+    print(shown[[*cols, "wall_s_5_95", "predicted_cost_usd", "notes"]].to_string(index=False))
+    for line in platform.sources:
+        print(f"  {line}")
     return 0
 
 
@@ -666,6 +776,23 @@ def build_parser() -> argparse.ArgumentParser:
     project.add_argument(
         "--validate", action="store_true", help="predicted vs measured, fit and scored apart"
     )
+    project.add_argument(
+        "--service-time",
+        help="a workload by its service time, no run: seconds a task takes on one full vCPU, or a CSV "
+        "file with a 'seconds' column (resampled)",
+    )
+    project.add_argument(
+        "--invocation",
+        choices=["lithops", "direct"],
+        default="lithops",
+        help="with --service-time: a Lithops map job (default) or synchronous HTTP calls",
+    )
+    project.add_argument(
+        "--validate-published",
+        action="store_true",
+        help="predicted vs published end-to-end time of the serverless jobs in results/published/",
+    )
+    project.add_argument("--scenario", help="a named scenario on RUN: pattern-2019")
     project.add_argument("--json", action="store_true", help="print only a JSON list on stdout")
     project.set_defaults(func=cmd_project)
 

@@ -26,21 +26,23 @@ import pandas as pd
 REPO = "lithops-cloud/applications"
 OUT = Path(__file__).resolve().parents[1] / "results" / "published"
 
-# (job_id, platform, storage, region, benchmark, path, readme, date as the README states it)
+# (job_id, platform, storage, region, benchmark, folder under benchmarks/, file, date as the README states)
+IBM, AWS = ("ibm_cloud_functions", "ibm_cos", "us-east"), ("aws_lambda", "s3", "eu-west-1")
+COS, S3 = "object_storage/ibm_cos", "object_storage/aws_s3"
 JOBS = [
-    ("ibm-flops-100", "ibm_cloud_functions", "ibm_cos", "us-east", "flops", "benchmarks/flops/ibm_cf/100_flops.pickle", "benchmarks/flops/ibm_cf/README.md", "2022-06-13"),
-    ("ibm-flops-1000", "ibm_cloud_functions", "ibm_cos", "us-east", "flops", "benchmarks/flops/ibm_cf/1000_flops.pickle", "benchmarks/flops/ibm_cf/README.md", "2022-06-13"),
-    ("ibm-cos-write-100", "ibm_cloud_functions", "ibm_cos", "us-east", "storage-write", "benchmarks/object_storage/ibm_cos/100_write.pickle", "benchmarks/object_storage/ibm_cos/README.md", "2022-06-13"),
-    ("ibm-cos-read-100", "ibm_cloud_functions", "ibm_cos", "us-east", "storage-read", "benchmarks/object_storage/ibm_cos/100_read.pickle", "benchmarks/object_storage/ibm_cos/README.md", "2022-06-13"),
-    ("ibm-cos-write-1000", "ibm_cloud_functions", "ibm_cos", "us-east", "storage-write", "benchmarks/object_storage/ibm_cos/1000_write.pickle", "benchmarks/object_storage/ibm_cos/README.md", "2022-06-13"),
-    ("ibm-cos-read-1000", "ibm_cloud_functions", "ibm_cos", "us-east", "storage-read", "benchmarks/object_storage/ibm_cos/1000_read.pickle", "benchmarks/object_storage/ibm_cos/README.md", "2022-06-13"),
-    ("aws-flops-100", "aws_lambda", "s3", "eu-west-1", "flops", "benchmarks/flops/aws_lambda/100_flops.pickle", "benchmarks/flops/aws_lambda/README.md", "2022-06-11"),
-    ("aws-flops-1000", "aws_lambda", "s3", "eu-west-1", "flops", "benchmarks/flops/aws_lambda/1000_flops.pickle", "benchmarks/flops/aws_lambda/README.md", "2022-06-11"),
-    ("aws-s3-write-100", "aws_lambda", "s3", "eu-west-1", "storage-write", "benchmarks/object_storage/aws_s3/100_write.pickle", "benchmarks/object_storage/aws_s3/README.md", "2022-06-10"),
-    ("aws-s3-read-100", "aws_lambda", "s3", "eu-west-1", "storage-read", "benchmarks/object_storage/aws_s3/100_read.pickle", "benchmarks/object_storage/aws_s3/README.md", "2022-06-10"),
-    ("aws-s3-write-1000", "aws_lambda", "s3", "eu-west-1", "storage-write", "benchmarks/object_storage/aws_s3/1000_write.pickle", "benchmarks/object_storage/aws_s3/README.md", "2022-06-10"),
-    ("aws-s3-read-1000", "aws_lambda", "s3", "eu-west-1", "storage-read", "benchmarks/object_storage/aws_s3/1000_read.pickle", "benchmarks/object_storage/aws_s3/README.md", "2022-06-10"),
-]  # fmt: skip
+    ("ibm-flops-100", *IBM, "flops", "flops/ibm_cf", "100_flops.pickle", "2022-06-13"),
+    ("ibm-flops-1000", *IBM, "flops", "flops/ibm_cf", "1000_flops.pickle", "2022-06-13"),
+    ("ibm-cos-write-100", *IBM, "storage-write", COS, "100_write.pickle", "2022-06-13"),
+    ("ibm-cos-read-100", *IBM, "storage-read", COS, "100_read.pickle", "2022-06-13"),
+    ("ibm-cos-write-1000", *IBM, "storage-write", COS, "1000_write.pickle", "2022-06-13"),
+    ("ibm-cos-read-1000", *IBM, "storage-read", COS, "1000_read.pickle", "2022-06-13"),
+    ("aws-flops-100", *AWS, "flops", "flops/aws_lambda", "100_flops.pickle", "2022-06-11"),
+    ("aws-flops-1000", *AWS, "flops", "flops/aws_lambda", "1000_flops.pickle", "2022-06-11"),
+    ("aws-s3-write-100", *AWS, "storage-write", S3, "100_write.pickle", "2022-06-10"),
+    ("aws-s3-read-100", *AWS, "storage-read", S3, "100_read.pickle", "2022-06-10"),
+    ("aws-s3-write-1000", *AWS, "storage-write", S3, "1000_write.pickle", "2022-06-10"),
+    ("aws-s3-read-1000", *AWS, "storage-read", S3, "1000_read.pickle", "2022-06-10"),
+]
 #: Both benchmark scripts ran with 1,024 MB functions (their READMEs; os_benchmark.py hard-codes it).
 MEMORY_MB = 1024
 
@@ -57,7 +59,8 @@ def _git(repo: Path, *args: str) -> bytes:
 def extract(repo: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per job and one per call, times in seconds from the job's start on the client."""
     jobs, tasks = [], []
-    for job_id, platform, storage, region, bench, path, readme, date in JOBS:
+    for job_id, platform, storage, region, bench, folder, name, date in JOBS:
+        path, readme = f"benchmarks/{folder}/{name}", f"benchmarks/{folder}/README.md"
         commit = _git(repo, "log", "-1", "--format=%H", "--", path).decode().strip()
         data = _PlainOnly(io.BytesIO(_git(repo, "show", f"{commit}:{path}"))).load()
         t0, stats = float(data["start_time"]), data["worker_stats"]

@@ -230,3 +230,25 @@ def assert_every_image_once(tasks, keys, client_pid: int | None = None) -> None:
             in_client = worked["pid"] == client_pid
             sequential = worked["executor"] == "sequential"
             assert (in_client == sequential).all(), f"{where}: ran in the wrong process"
+
+
+# --- Asked for slow tests, ran none: a failure, not a pass ----------------------------------------------
+
+_CALLED: list[str] = []  # tests whose body ran (passed or failed), this session
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _CALLED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """`-m slow` (or `-m lfw`) that ran no test, because none was selected or every one skipped (no
+    LFW photos here), fails the session: a green run must mean the slow checks really ran."""
+    expr = session.config.getoption("markexpr") or ""
+    asked = [m for m in ("slow", "lfw") if m in expr and f"not {m}" not in expr]
+    if asked and not _CALLED and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"-m {expr!r} asked for {'/'.join(asked)} tests and none ran", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import nbformat
 import pytest
 from conftest import ROOT
@@ -32,18 +35,47 @@ def test_committed_without_outputs_and_without_plotting_code(path):
     assert any(cell.cell_type == "markdown" for cell in book.cells[1:])
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_executes_against_a_small_run(path, small_run, monkeypatch):
-    monkeypatch.setenv("FACEBENCH_RUN", str(small_run))
+def execute(path: Path, run: Path, monkeypatch) -> tuple[object, list, str]:
+    """Run the notebook headless against ``run``: (the executed book, its outputs, its printed text)."""
+    monkeypatch.setenv("FACEBENCH_RUN", str(run))
     book = nbformat.read(path, as_version=4)
     NotebookClient(
         book, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     ).execute()  # raises CellExecutionError on any error
     outputs = [out for cell in code_cells(book) for out in cell.outputs]
-    text = "".join(out.get("text", "") for out in outputs if out.output_type == "stream")
+    return book, outputs, "".join(out.get("text", "") for out in outputs if out.output_type == "stream")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_executes_against_a_small_run(path, small_run, monkeypatch):
+    book, outputs, text = execute(path, small_run, monkeypatch)
     assert small_run.name in text  # it read the run it was pointed at
     figures = [out for out in outputs if "image/png" in out.get("data", {})]
     drawn = sum("fig, caption = plots." in cell.source for cell in code_cells(book))
     assert drawn >= 1 and len(figures) == drawn
-    if path.stem == "05-training":
+    if path.stem == "05-training":  # the small run has no train/ folder: the notebook says so
         assert "Training has not run" in text
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> Path:
+    """A run that has trained (about 30 s on two cores): 120 synthetic images, sequential, then the
+    short training `facebench run` does after a synthetic dataset."""
+    from bench.run.runner import Run, RunConfig
+    from bench.train.harness import after_run
+
+    config = RunConfig(
+        dataset="synthetic:120", executors=["sequential"], workers=[1],
+        out=str(tmp_path_factory.mktemp("trained")), progress=False,
+    )  # fmt: skip
+    run = Run(config, log=lambda _: None).execute()
+    assert after_run(run.run_dir, True, [1], log=lambda _: None) is not None
+    return run.run_dir
+
+
+def test_the_training_notebook_shows_a_trained_run(trained_run, monkeypatch):
+    metrics = json.loads((trained_run / "train" / "metrics.json").read_text())
+    _, outputs, text = execute(ROOT / "notebooks" / "05-training.ipynb", trained_run, monkeypatch)
+    assert "Training has not run" not in text
+    assert f'"top1": {metrics["top1"]}' in text  # the metrics it read are the run's own
+    assert sum("image/png" in out.get("data", {}) for out in outputs) == 1  # the training figure

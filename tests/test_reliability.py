@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import EXECUTORS
+from conftest import EXECUTORS, assert_every_image_once
 from corpus import EXPECTED, build, face, two_faces
 
 from bench import tables
@@ -109,11 +109,6 @@ class Killer:
         self._thread.join()
 
 
-def assert_every_image_once(tasks: pd.DataFrame, keys) -> None:
-    for (case, repeat), rows in tasks.groupby(["case_id", "repeat"]):
-        assert sorted(rows["key"]) == sorted(keys), f"{case} r{repeat} lost or repeated images"
-
-
 # --- bad inputs -----------------------------------------------------------------------------------------
 
 
@@ -132,9 +127,11 @@ def corpus_run(corpus, tmp_path_factory):
 
 
 @pytest.mark.parametrize("executor", EXECUTORS)
-def test_every_awkward_input_gets_its_status_under_every_executor(corpus_run, executor):
+def test_every_awkward_input_gets_its_status_under_every_executor(corpus, corpus_run, executor):
     tasks = corpus_run.tasks.query("executor == @executor")
-    assert_every_image_once(tasks, EXPECTED)
+    keys = load_dataset(str(corpus)).keys  # in the order the chunks were cut
+    assert sorted(keys) == sorted(EXPECTED)
+    assert_every_image_once(tasks, keys, client_pid=os.getpid())
     for row in tasks.itertuples():
         status, reason = EXPECTED[row.key]
         assert (row.status, reason in row.error) == (status, True), (row.key, row.status, row.error)
@@ -197,7 +194,7 @@ def test_a_killed_worker_loses_no_image(executor, keys, inject, tmp_path):
     with Killer(folder) as killer:
         result = run(tmp_path, executors=[executor]).execute()
     assert len(killer.killed) == 1
-    assert_every_image_once(result.tasks, keys)
+    assert_every_image_once(result.tasks, keys, client_pid=os.getpid())
     mine = result.tasks.query("executor == @executor")
     assert (mine["status"] == "ok").all()
     assert killer.killed[0] not in set(mine["pid"])  # the lost chunk's records came from elsewhere
@@ -209,7 +206,7 @@ def test_retries_exhausted_mark_only_the_lost_chunk(keys, inject, tmp_path):
     """A worker that dies on one image every time: after one retry, its chunk's images are errors."""
     inject({keys[KEY_INDEX]: "die"})
     result = run(tmp_path, executors=POOLS, retries=1).execute()
-    assert_every_image_once(result.tasks, keys)
+    assert_every_image_once(result.tasks, keys, client_pid=os.getpid())
     lost_chunk = {keys[KEY_INDEX - 1], keys[KEY_INDEX]}
     for executor in POOLS:
         mine = result.tasks.query("executor == @executor")
@@ -228,7 +225,7 @@ def test_a_hung_image_is_cut_off_under_every_executor(keys, inject, tmp_path):
     start = time.monotonic()
     result = run(tmp_path, executors=EXECUTORS, task_timeout=2.0).execute()
     assert time.monotonic() - start < 120
-    assert_every_image_once(result.tasks, keys)
+    assert_every_image_once(result.tasks, keys, client_pid=os.getpid())
     for executor in EXECUTORS:
         mine = result.tasks.query("executor == @executor").set_index("key")
         assert mine.loc[keys[KEY_INDEX], "status"] == "error"
@@ -241,7 +238,7 @@ def test_an_image_that_ignores_the_cut_off_costs_its_worker_not_the_run(keys, in
     """Stuck where no exception reaches it (as in C code): the watchdog ends the worker process."""
     inject({keys[KEY_INDEX]: "hang_hard"})
     result = run(tmp_path, executors=["processes"], task_timeout=1.0, retries=0).execute()
-    assert_every_image_once(result.tasks, keys)
+    assert_every_image_once(result.tasks, keys, client_pid=os.getpid())
     mine = result.tasks.query("executor == 'processes'").set_index("key")
     assert set(mine.index[mine["status"] == "error"]) == {keys[KEY_INDEX - 1], keys[KEY_INDEX]}
     assert mine.loc[keys[KEY_INDEX], "error"].startswith("chunk failed: ChunkLost: worker lost")
@@ -448,7 +445,7 @@ def test_a_flaky_store_costs_retries_not_images(faulty_s3, s3_dataset, keys, tmp
     result = run(tmp_path, executors=["sequential", "processes"], store=s3_dataset,
                  endpoint=faulty_s3.endpoint).execute()  # fmt: skip
     assert faulty_s3.failed - failed0 >= 4
-    assert_every_image_once(result.tasks, keys)
+    assert_every_image_once(result.tasks, keys, client_pid=os.getpid())
     assert (result.tasks["status"] == "ok").all() and result.runs["identical"].all()
     assert 1 <= result.runs["store_retries"].sum() <= faulty_s3.failed - failed0  # recorded per image
 

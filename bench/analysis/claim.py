@@ -27,6 +27,7 @@ from bench import tables
 from bench.analysis import model as scaling
 from bench.analysis import pricing as costs
 from bench.analysis.pattern import PATTERN
+from bench.analysis.scenarios import pattern_2019
 from bench.errors import UserError
 
 CLAIM_COLUMNS = [
@@ -305,25 +306,35 @@ def build_claim(
     def factor(what: str, value: float, note: str) -> None:
         add("factor", what, speedup=value, note=note)
 
-    factor(
-        "claimed: single computer / serverless",
-        claimed_single / claimed_cloud,
-        "2,200 s / 35 s, as published",
-    )
+    # 2,200 / 35 as a chain whose product is exactly the published ratio: each factor a ratio of two
+    # neighbouring times, from the published single computer to the published 35 s.
+    scenario = pattern_2019(model, book)["rows"].set_index("cpu")["predicted_wall_s"]
+    t_busy, t_idle = float(scenario.iloc[0]), float(scenario.iloc[1])
+    t_ideal = float(model.dist("naive").compute_s.max())
+    chain = [
+        ("machine: published single computer / naive sequential here", claimed_single / t_naive_seq,
+         "2,200 s against this machine's naive kernel, 1,584 images"),
+        ("x parallelism, ideal: naive sequential / its slowest image", t_naive_seq / t_ideal,
+         "1,584 calls on 1,584 whole cores, no overheads"),
+        ("x platform overheads: ideal / pattern-2019 with a whole core", t_ideal / t_idle,
+         "invocation, cold starts, predictor downloads, storage, polling (facebench project --scenario)"),
+        ("x CPU share: whole core / pattern-2019 at the 256 MB CPU weight", t_idle / t_busy,
+         "the price book's ESTIMATE of a 256 MB function's share on a busy host"),
+        ("x unexplained: pattern-2019 prediction / published 35 s", t_busy / claimed_cloud,
+         "what the model does not account for"),
+    ]  # fmt: skip
+    factor("claimed: single computer / serverless", claimed_single / claimed_cloud, "as published")
+    for what, value, note in chain:
+        factor(what, value, note)
     factor(
         "reproduced: naive sequential / naive serverless, one function per image",
         t_naive_seq / t_naive_cloud,
-        "measured / projected: what the pattern compared",
+        "measured / projected at one full vCPU per function",
     )
     factor(
-        "= kernel waste: naive / optimized, both sequential",
+        "kernel waste: naive / optimized, both sequential",
         t_naive_seq / t_opt_seq,
-        "measured, same executor: models reloaded and temporary files in every image",
-    )
-    factor(
-        "x parallelism: optimized sequential / naive serverless, one function per image",
-        t_opt_seq / t_naive_cloud,
-        "what serverless itself contributed",
+        "measured, same executor; paid on both sides of the claim, so not a factor of it",
     )
     factor(
         "fair: optimized sequential / optimized serverless, fastest",
@@ -376,7 +387,7 @@ def format_claim(result: dict) -> str:
     shown["chunk_size"] = shown["chunk_size"].map(lambda v: "" if pd.isna(v) else f"{int(v)}")
     shown["images"] = shown["images"].map(lambda v: "" if pd.isna(v) else f"{int(v)}")
     shown["time_s"] = shown["time_s"].map(lambda v: "" if pd.isna(v) else f"{v:,.1f}")
-    shown["speedup"] = shown["speedup"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}x")
+    shown["speedup"] = shown["speedup"].map(lambda v: "" if pd.isna(v) else f"{v:.3g}x")
     shown["cost_usd"] = shown["cost_usd"].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
     lines = [
         f"The claim, on the seed subset ({result['images']:,} images): "

@@ -32,7 +32,7 @@ from bench import tables
 from bench.analysis.statistics import CONFIDENCE
 from bench.errors import UserError
 
-ALPHA = 1 - CONFIDENCE
+ALPHA = round(1 - CONFIDENCE, 9)
 SLOWER = "REGRESSION: significantly slower, beyond threshold"
 SLOWER_SMALL = "slower (significant), within threshold"
 FASTER = "faster (significant)"

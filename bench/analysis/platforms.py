@@ -1,7 +1,9 @@
 """Where a projected case runs, and the limits there that a run on one machine cannot measure.
 
 They come from the price book's ``[platforms.*]`` tables, each figure with its source: cold start,
-invocation rate, concurrency limit, CPU share of the function's memory.
+invocation rate, concurrency limit, CPU share of the function's memory, and what a Lithops map job
+pays around every call (the client's invocation thread pool, start latency, object-storage round
+trips, result polling), calibrated on published jobs (:mod:`bench.analysis.published`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from bench.analysis.pricebook import PriceBook
 
 __all__ = [
     "DEFAULT_MEMORY_MB",
+    "JOB_TERMS",
     "PLATFORMS",
     "PLATFORM_STORE",
     "SERVERLESS_PLATFORMS",
@@ -43,6 +46,39 @@ class Platform:
     timeout_s: float | None = None
     sources: tuple[str, ...] = ()
     estimates: tuple[str, ...] = ()  # the parameters used that the price book marks as ESTIMATE
+    cpu_share_idle: float | None = None  # share on an idle host, where the share is a weight (OpenWhisk)
+    # What a Lithops map job pays around its calls (0 where the book has no figure):
+    job_setup_s: float = 0.0  # client: serialise and upload the function and the data
+    invoke_threads: int = 0  # client: the invocation thread pool ...
+    invoke_latency_s: float = 0.0  # ... and one invocation request's time in it
+    start_latency_s: float = 0.0  # invocation to the function's start, warm container
+    storage_in_s: float = 0.0  # per call: function and data download
+    storage_out_s: float = 0.0  # per call: status and result upload
+    storage_mb_per_s: float | None = None  # one function's object-store bandwidth
+    poll_interval_s: float = 0.0  # the client checks the calls' status this often ...
+    status_check_s: float = 0.0  # ... and a check takes this long
+    result_fetch_s: float = 0.0  # client: download the results once all are done
+
+    @property
+    def client_limit(self) -> tuple[int, float] | None:
+        """The client's invocation thread pool as a start limit: ``threads`` per request time."""
+        if self.invoke_threads and self.invoke_latency_s > 0:
+            return (self.invoke_threads, self.invoke_latency_s)
+        return None
+
+
+#: The price book's per-job and per-call terms of a Lithops map job (seconds, or MB/s).
+JOB_TERMS = (
+    "job_setup_s",
+    "invoke_latency_s",
+    "start_latency_s",
+    "storage_in_s",
+    "storage_out_s",
+    "storage_mb_per_s",
+    "poll_interval_s",
+    "status_check_s",
+    "result_fetch_s",
+)
 
 
 def _window_s(unit: str) -> float:
@@ -95,6 +131,9 @@ def platform_limits(book: PriceBook, name: str, memory_mb: float | None = None) 
         "cold_start_s",
         "mb_per_vcpu",
         "gb_per_vcpu",
+        *JOB_TERMS,
+        "invoke_threads",
+        "cpu_share_idle",
     ]
     sources = tuple(
         f"{name}.{k} = {entries[k].value:g} {entries[k].unit} ({entries[k].source})"
@@ -115,4 +154,8 @@ def platform_limits(book: PriceBook, name: str, memory_mb: float | None = None) 
         estimates=tuple(
             f"{name}.{k}" for k in used if k in entries and "ESTIMATE" in (entries[k].note or "").upper()
         ),
+        cpu_share_idle=values.get("cpu_share_idle"),
+        invoke_threads=int(values.get("invoke_threads", 0)),
+        storage_mb_per_s=values.get("storage_mb_per_s"),
+        **{k: float(values.get(k, 0.0)) for k in JOB_TERMS if k != "storage_mb_per_s"},
     )

@@ -22,6 +22,7 @@ from bench.analysis.calibration import Model
 from bench.analysis.platforms import PLATFORM_STORE, Platform
 from bench.analysis.pricebook import PriceBook
 from bench.analysis.simulator import schedule
+from bench.analysis.workload import job_schedule
 from bench.executors import Billing
 from bench.executors.chunking import chunk_size_for
 
@@ -168,7 +169,21 @@ def _draw(
         + np.add.reduceat(overhead, bounds)
     )
     load = dist.sample_cold(n_calls, rng) * slow
-    if serverless or traits.fresh_process_per_call:
+    wall_extra = 0.0
+    if serverless:
+        # a Lithops map job: the client's pool, start latency, storage round trips, polling
+        job = job_schedule(
+            work,
+            slots,
+            platform,
+            rng,
+            per_call_s=load,
+            dispatch_s=over.first_dispatch_s,
+            end_gap_s=over.end_gap_s,
+        )
+        sched, wall_extra = job.schedule, job.wall_s - job.schedule.makespan_s
+        notes += job.notes
+    elif traits.fresh_process_per_call:
         # a fresh process for every call: import and model load in every call
         sched = schedule(
             work,
@@ -176,9 +191,6 @@ def _draw(
             first_dispatch_s=over.first_dispatch_s,
             dispatch_s=over.first_dispatch_s,
             per_call_s=load,
-            new_slot_s=platform.cold_start_s,
-            invocation_limit=platform.invocation_limit,
-            scale_limit=platform.scale_limit,
             end_gap_s=over.end_gap_s,
         )
     else:
@@ -193,12 +205,13 @@ def _draw(
     if platform.timeout_s and len(sched.duration_s) and sched.duration_s.max() > platform.timeout_s:
         notes.append(f"a call runs {sched.duration_s.max():.0f} s > the {platform.timeout_s:g} s limit")
 
+    wall = sched.makespan_s + wall_extra
     cost, cost_model = math.nan, "unpriced: no price book"
     if book is not None:
         ok_share = float(dist.ok.mean()) if len(dist.ok) else 1.0
         common = dict(
             workers=workers,
-            wall_s=sched.makespan_s,
+            wall_s=wall,
             gets=images,
             puts=round(images * ok_share),
         )
@@ -230,10 +243,10 @@ def _draw(
         calls=n_calls,
         slots=sched.slots_used,
         cpu_share=round(1.0 / slow, 4),
-        predicted_wall_s=sched.makespan_s,
+        predicted_wall_s=wall,
         predicted_cost_usd=cost,
-        predicted_wall_s_low=sched.makespan_s,
-        predicted_wall_s_high=sched.makespan_s,
+        predicted_wall_s_low=wall,
+        predicted_wall_s_high=wall,
         predicted_cost_usd_low=cost,
         predicted_cost_usd_high=cost,
         draws=1,

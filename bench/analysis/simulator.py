@@ -46,16 +46,18 @@ def schedule(
     invocation_limit: tuple[int, float] | None = None,
     scale_limit: tuple[int, float] | None = None,
     end_gap_s: float = 0.0,
+    client_limit: tuple[int, float] | None = None,
 ) -> Schedule:
     """Discrete-event list scheduling of calls (chunks) in submission order.
 
-    ``work_s[i]`` is call i's own busy time. A call goes to the slot that frees first (a heap of free
-    times); at most ``slots`` run at once. A call that opens a slot pays ``first_dispatch_s`` and
-    ``new_slot_s[i]`` (worker start, model load, container cold start), a call on a used slot
-    ``dispatch_s``; every call pays ``per_call_s[i]``. ``invocation_limit = (count, window_s)``: no more
-    than count calls start in any window; ``scale_limit`` likewise for calls opening a new slot. A free
-    used slot is preferred to a new one the scale limit would delay. The makespan is the last end
-    plus ``end_gap_s``.
+        ``work_s[i]`` is call i's own busy time. A call goes to the slot that frees first (a heap of free
+        times); at most ``slots`` run at once. A call that opens a slot pays ``first_dispatch_s`` and
+        ``new_slot_s[i]`` (worker start, model load, container cold start), a call on a used slot
+        ``dispatch_s``; every call pays ``per_call_s[i]``. ``invocation_limit = (count, window_s)``: no more
+        than count calls start in any window; ``client_limit`` likewise (the client's invocation thread pool:
+    threads per request time); ``scale_limit`` likewise for calls opening a new slot. A free
+        used slot is preferred to a new one the scale limit would delay. The makespan is the last end
+        plus ``end_gap_s``.
     """
     work = np.asarray(work_s, dtype=float)
     n = len(work)
@@ -70,6 +72,7 @@ def schedule(
     k = min(int(slots), n)
     inv_count, inv_window = invocation_limit or (0, 0.0)
     scale_count, scale_window = scale_limit or (0, 0.0)
+    client_count, client_window = client_limit or (0, 0.0)
     starts = [0.0] * n
     ends = [0.0] * n
     durations = [0.0] * n
@@ -88,6 +91,8 @@ def schedule(
             t, is_new = t_new, True
         if inv_count and i >= inv_count:
             t = max(t, starts[i - inv_count] + inv_window)
+        if client_count and i >= client_count:
+            t = max(t, starts[i - client_count] + client_window)
         if is_new:
             opened.append(t)
             d = first_dispatch_s + cold[i] + per_call[i] + work_l[i]
