@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 import tempfile
 import time
@@ -27,6 +29,16 @@ from bench.run.environment import describe
 from bench.run.runner import Run, RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def wilson(hits: int, n: int, z: float = 1.96) -> list[float]:
+    """The 95% Wilson score interval of a rate: a rate over 10 or 20 comparisons is itself uncertain."""
+    if n == 0:
+        return [math.nan, math.nan]
+    rate, shrink = hits / n, 1 + z * z / n
+    centre = (rate + z * z / (2 * n)) / shrink
+    half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / shrink
+    return [round(centre - half, 4), round(centre + half, 4)]
 
 
 def one_run(args: argparse.Namespace, out: Path) -> tuple[pd.DataFrame, dict]:
@@ -58,13 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     pairs, manifest = [], {}
     with tempfile.TemporaryDirectory(prefix="facebench-aa-") as scratch:
         for index in range(args.pairs):
+            load = os.getloadavg()[0]  # other work on the machine: what makes two runs differ
             (base, manifest), (new, _) = one_run(args, Path(scratch)), one_run(args, Path(scratch))
             table = compare_tables(base, new, args.threshold)
-            pairs.append(table[["case_id", "ratio", "p_value", "verdict", "regression"]].to_dict("records"))
+            table = table[["case_id", "ratio", "p_value", "verdict", "regression"]].assign(load_1min=load)
+            pairs.append(table.to_dict("records"))
             flagged = table[~table["verdict"].isin([SAME, TOO_FEW])]
             print(f"pair {index + 1}/{args.pairs}: {len(flagged)} of {len(table)} significant", flush=True)
     cases = pd.DataFrame([{**case, "pair": i} for i, pair in enumerate(pairs) for case in pair])
     significant = ~cases["verdict"].isin([SAME, TOO_FEW])
+    exiting = cases["regression"].groupby(cases["pair"]).any()
     env = describe()
     result = {
         "commit": env["git_commit"],
@@ -77,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         "untestable_cases": int((cases["verdict"] == TOO_FEW).sum()),
         # The share of case comparisons the test called significant, either way: the per-case rate.
         "false_positive_rate": float(significant.mean()),
+        "false_positive_rate_ci95": wilson(int(significant.sum()), len(cases)),
         # The share of pairs with at least one significant case, and with an exit status of 1 on time.
         "pairs_with_any_significant": float(significant.groupby(cases["pair"]).any().mean()),
-        "pairs_exiting_1": float(cases["regression"].groupby(cases["pair"]).any().mean()),
+        "pairs_exiting_1": float(exiting.mean()),
+        "pairs_exiting_1_ci95": wilson(int(exiting.sum()), args.pairs),
         "per_case_rate": significant.groupby(cases["case_id"]).mean().to_dict(),
         "minutes": round((time.time() - started) / 60, 1),
         "pairs": pairs,

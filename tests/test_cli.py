@@ -74,19 +74,17 @@ def test_a_remote_worker_that_dies_costs_a_retry_not_a_hang(dask_threaded_cluste
 
     address, nanny = dask_threaded_cluster
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.cli", "run", "--dataset", "synthetic:48",
+        [sys.executable, "-m", "bench.cli", "run", "--dataset", "synthetic:96",
          "--executors", "sequential,dask",
          "--dask-scheduler", address, "--workers", "2", "--chunk-size", "2", "--out", str(tmp_path),
          "--no-progress", "--no-train", "--no-warmup"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    # wait until the dask case is under way, then kill the worker process (its nanny restarts it)
+    # wait until the dask case is under way (its first crops are in its scratch folder), then kill
+    # the worker process; its nanny restarts it
     deadline = time.time() + 200
-    while time.time() < deadline and not (
-        tmp_path.glob("*/runs.parquet") and any(tmp_path.glob("*/runs.parquet"))
-    ):
-        time.sleep(0.2)
-    time.sleep(1.5)
+    while time.time() < deadline and len(list(tmp_path.glob("*/scratch/dask-*/**/*.jpg"))) < 4:
+        time.sleep(0.05)
     workers = psutil.Process(nanny.pid).children(recursive=True)
     victim = max(workers, key=lambda p: p.memory_info().rss)  # the worker, not the resource tracker
     victim.kill()

@@ -135,13 +135,18 @@ def harness_run(out) -> str:
 
 @pytest.mark.timeout(300)
 def test_real_runs_an_a_a_pair_passes_and_a_planted_slowdown_fails(tmp_path, capsys):
-    # About 90 s on 2 cores. Two runs of one configuration: no case is significantly slower.
+    # About 90 s on 2 cores, more when the machine is shared. Two runs of one configuration: no case
+    # is significantly slower beyond the threshold.
     base, again = harness_run(tmp_path), harness_run(tmp_path)
     assert main(["compare", base, again]) == 0
     assert compare.SLOWER not in capsys.readouterr().out
-    # The same configuration with a busy loop per core beside it: every image waits for a core.
+    # A case may differ between two runs on a shared machine (docs/report.md measures how often: 5-20%
+    # of cases here), both at once is rare; a test that calls everything significant fails here.
+    aa = compare.compare_tables(*(pd.read_parquet(f"{run}/runs.parquet") for run in (base, again)))
+    assert (aa["verdict"] != compare.SAME).sum() <= 1, aa
+    # The same configuration with two busy loops per core beside it: every image waits for a core.
     cores = os.cpu_count() or 1
-    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * cores)]
     try:
         slow = harness_run(tmp_path)
     finally:

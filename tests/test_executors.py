@@ -116,15 +116,11 @@ def test_executors_declare_themselves():
     assert traits_of("lithops").fresh_process_per_call and not traits_of("lithops").can_start_warm
     assert traits_of("lithops").chunks_per_worker == 1 and traits_of("processes").chunks_per_worker == 4
     assert traits_of("sequential").in_process
-    # an executor that declares nothing gets the documented defaults
+    # an executor that declares nothing gets the documented defaults: cold starts only
     bare = type("Bare", (Executor,), {"name": "bare", "map_unordered": lambda self, fn, items: iter(())})
     t = bare.traits()
-    assert (t.chunks_per_worker, t.fresh_process_per_call, t.in_process, t.can_start_warm) == (
-        4,
-        False,
-        False,
-        True,
-    )
+    declared = (t.chunks_per_worker, t.fresh_process_per_call, t.in_process, t.can_start_warm)
+    assert declared == (4, False, False, False)
     assert bare(3).slots == 3 and bare(3).billing.kind == "machine"
     # a name the harness does not know: defaults, never a KeyError after the work is done
     assert traits_of("gone", {}).chunks_per_worker == 4

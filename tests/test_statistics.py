@@ -153,3 +153,29 @@ def test_equal_cost_finds_the_fastest_for_the_money_and_the_cheapest_for_the_tim
     tight = st.equal_cost(summary, budget_usd=0.9, deadline_s=2.5).set_index("executor")
     assert math.isnan(tight.loc["processes", "wall_s_at_budget"])
     assert tight.loc["lithops", "case_at_deadline"] == "l8"
+
+
+def test_the_figures_whiskers_are_the_intervals_and_absent_when_not_measured():
+    from matplotlib.collections import LineCollection
+
+    from bench.report import figures as plots
+
+    manifest = {"environment": {"cpu_count": 2}, "dataset": {"name": "synthetic:12", "images": 12}}
+    walls = [2.0, 2.2, 1.8, 2.1, 1.9, 2.0, 2.3]
+    runs = runs_table({("sequential", 1): walls, ("processes", 2): [w / 2 for w in walls]})
+    runs = st.with_case_statistics(runs)
+    summary = st.case_summary(runs)
+
+    def whiskers(plot) -> set[tuple[float, float]]:
+        lines = [c for c in plot.figure.axes[0].collections if isinstance(c, LineCollection)]
+        segments = [s for c in lines for s in c.get_segments() if len(s)]  # a NaN interval draws none
+        return {tuple(np.round(sorted(s[:, 1]), 6)) for s in segments}
+
+    for figure, metric in ((plots.speedup, "speedup"), (plots.throughput, "images_per_s")):
+        plot = figure(runs, manifest)
+        low, high = summary[f"{metric}_ci_low"].round(6), summary[f"{metric}_ci_high"].round(6)
+        expected = set(zip(low, high, strict=True))
+        assert whiskers(plot) == expected and "95% interval of the median" in plot.caption
+        few = st.with_case_statistics(runs[runs["repeat"] < 5])
+        plot = figure(few, manifest)
+        assert whiskers(plot) == set() and "not measured" in plot.caption

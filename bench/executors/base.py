@@ -81,6 +81,9 @@ class Executor(ABC):
         #: Set by the runner before ``start`` for a warm case: ``warm_load(n)`` loads n sets of
         #: models in the calling process. ``start`` must then leave every worker with them loaded.
         self.warm_load: Callable[[int], Any] | None = None
+        #: Set by the runner before ``start``: run once in every worker process before the clock
+        #: (imports, connections), so that workers start where the in-process case starts.
+        self.worker_setup: Callable[[], Any] | None = None
 
     @classmethod
     def from_settings(cls, workers: int, settings: Mapping[str, Any]) -> Executor:

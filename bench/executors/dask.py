@@ -116,6 +116,8 @@ class DaskExecutor(Executor):
         self._warm_up()
 
     def _warm_up(self) -> None:
+        if self.worker_setup is not None:
+            self._client.run(self.worker_setup)
         if self.warm_load is not None:
             self._client.register_plugin(WarmModels(self.warm_load))
 

@@ -45,7 +45,9 @@ class ProcessesExecutor(Executor):
     def _spawn(self) -> None:
         if self.warm_load is not None:
             self.warm_load(1)  # in the client, before the fork: every worker inherits the loaded models
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(self.backend))
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context(self.backend), initializer=self.worker_setup
+        )
         # The pool spawns lazily; have every worker up before the clock starts.
         pids: set[int] = set()
         while len(pids) < self.workers:

@@ -44,3 +44,6 @@ class Store(ABC):
     @abstractmethod
     def child(self, prefix: str) -> Store:
         """The same store rooted one prefix deeper (outputs of one case, say)."""
+
+    def open(self) -> None:  # noqa: B027 - optional hook
+        """Open this process's connections now, before a clock starts; a folder has none."""

@@ -150,6 +150,9 @@ class CosStore(Store):
                 self._client = _CLIENTS[key]
         return self._client
 
+    def open(self) -> None:
+        self.client()
+
     def check(self) -> Credentials:
         """Before any work: credentials present, endpoint reachable, bucket there and readable.
 
