@@ -33,12 +33,15 @@ from pipelines.datasets import Dataset, load_dataset  # noqa: E402
 BASELINE = "Pool.apply_async per image"
 
 
-def baseline_round(dataset: Dataset, workers: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        result = pool_baseline.run(dataset.root, list(dataset.keys), Path(tmp), workers)
-    print(f"  baseline: {result.wall_s:.2f} s (model load {result.load_s:.2f} s inside; "
-          f"pool start {result.pool_start_s:.2f} s outside)")  # fmt: skip
-    return {f"{BASELINE}, {workers} workers": len(dataset) / result.wall_s}
+def baseline_round(dataset: Dataset, workers: int, starts: list[str]) -> dict[str, float]:
+    rates = {}
+    for start in starts:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = pool_baseline.run(dataset.root, list(dataset.keys), Path(tmp), workers, start == "warm")
+        print(f"  baseline {start}: {result.wall_s:.2f} s (model load {result.load_s:.2f} s inside; "
+              f"pool start {result.pool_start_s:.2f} s outside)")  # fmt: skip
+        rates[f"{BASELINE}, {workers} workers, {start}"] = len(dataset) / result.wall_s
+    return rates
 
 
 def facebench_round(config: RunConfig) -> dict[str, float]:
@@ -46,7 +49,9 @@ def facebench_round(config: RunConfig) -> dict[str, float]:
     print(f"  facebench: {result.run_dir} (all outputs identical: {result.ok})")
     rows = result.runs.query("executor != 'sequential'")
     return {
-        f"facebench {row.executor}, {row.workers} workers, chunk {row.chunk_size}": row.images_per_s
+        f"facebench {row.executor}, {row.workers} workers, chunk {row.chunk_size}, {row.start}": (
+            row.images_per_s
+        )
         for row in rows.itertuples()
     }
 
@@ -59,13 +64,17 @@ def main() -> None:
     parser.add_argument("--list")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunk-sizes", default="1,8,32,auto", help="facebench chunk sizes to try")
+    parser.add_argument("--executors", default="processes,dask", help="facebench executors to try")
+    parser.add_argument("--starts", default="cold,warm", help="cold, warm or both (each side alike)")
+    parser.add_argument("--json", help="also write the medians and ratios to this JSON file")
     parser.add_argument("--rounds", type=int, default=2, help="rounds, alternating which side runs first")
     parser.add_argument("--out", default="results/runs")
     args = parser.parse_args()
 
     dataset = load_dataset(args.dataset, args.list)
     config = RunConfig(
-        dataset=args.dataset, list_file=args.list, executors=["processes", "dask"], workers=[args.workers],
+        dataset=args.dataset, list_file=args.list, executors=args.executors.split(","),
+        workers=[args.workers], starts=args.starts.split(","),
         chunk_sizes=[None if c == "auto" else int(c) for c in args.chunk_sizes.split(",")], out=args.out,
         progress=False,
     )  # fmt: skip
@@ -73,17 +82,36 @@ def main() -> None:
         (dataset.root / key).read_bytes()
     with tempfile.TemporaryDirectory() as tmp:  # the baseline's warm-up, as facebench has its own
         pool_baseline.run(dataset.root, list(dataset.keys[:WARMUP_IMAGES]), Path(tmp), args.workers)
+    starts = args.starts.split(",")
     rates: dict[str, list[float]] = defaultdict(list)
     for n in range(args.rounds):
-        sides = [lambda: baseline_round(dataset, args.workers), lambda: facebench_round(config)]
+        sides = [lambda: baseline_round(dataset, args.workers, starts), lambda: facebench_round(config)]
         print(f"round {n + 1}: {'baseline' if n % 2 == 0 else 'facebench'} first")
         for side in sides if n % 2 == 0 else sides[::-1]:
             for label, rate in side().items():
                 rates[label].append(rate)
-    base = statistics.median(rates[f"{BASELINE}, {args.workers} workers"])
-    print(f"\n{'approach (median over ' + str(args.rounds) + ' rounds)':<48} {'images/s':>9} {'ratio':>6}")
+    rows = []
+    title = f"approach (median over {args.rounds} rounds)"
+    print(f"\n{title:<58} {'images/s':>9} {'vs baseline':>11}")
     for label, values in rates.items():
-        print(f"{label:<48} {statistics.median(values):9.1f} {statistics.median(values) / base:6.2f}")
+        start = label.rsplit(", ", 1)[1]  # each side against the baseline with the same start
+        base = statistics.median(rates[f"{BASELINE}, {args.workers} workers, {start}"])
+        ratio = statistics.median(values) / base
+        rows.append(
+            {"approach": label, "images_per_s": values, "median": statistics.median(values), "ratio": ratio}
+        )
+        print(f"{label:<58} {statistics.median(values):9.1f} {ratio:11.3f}")
+    if args.json:
+        import json
+        import subprocess
+
+        from bench.run.environment import describe
+
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        out = {"command": " ".join(sys.argv), "commit": commit.stdout.strip(), "machine": describe(),
+               "rounds": args.rounds, "rows": rows}  # fmt: skip
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

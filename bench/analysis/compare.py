@@ -119,7 +119,7 @@ def verdict(base: Side, new: Side, threshold: float) -> tuple[str, bool]:
     """The verdict on one case's time and whether it is a regression."""
     if not reachable(base.n, new.n):
         return TOO_FEW, False
-    if mann_whitney(base.walls, new.walls) > 1.0:
+    if mann_whitney(base.walls, new.walls) > ALPHA:
         return SAME, False
     ratio = new.median / base.median if base.median > 0 else math.inf
     if ratio < 1:
