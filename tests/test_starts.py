@@ -43,6 +43,11 @@ def test_warm_cases_load_no_model_inside_the_clock_and_cold_ones_one_per_worker(
         # one model load per worker process that ran images, inside the clock
         assert row["cold_starts"] == mine["pid"].nunique() >= 1, row["case_id"]
     assert (tasks.loc[tasks["start"] == "warm", "model_load_s"] == 0).all()
+    # a warm case's speedup is over the warm sequential case, a cold one's over the cold one
+    seq = runs[runs["executor"] == "sequential"].groupby("start")["wall_s"].median()
+    for _, row in runs[runs["executor"] == "processes"].iterrows():
+        mine = runs.loc[runs["case_id"] == row["case_id"], "wall_s"].median()
+        assert row["speedup"] == pytest.approx(seq[row["start"]] / mine)
     manifest = json.loads((cold_warm_run / "manifest.json").read_text())
     assert any("lithops cannot start warm" in n for n in manifest.get("notes", []))
 

@@ -70,21 +70,34 @@ def median_interval(values, confidence: float = CONFIDENCE) -> tuple[float, floa
     return float(data[k - 1]), float(data[len(data) - k])
 
 
+def reference_of(runs: pd.DataFrame) -> pd.Series:
+    """Per row, which sequential case it is measured against: the one of the same kernel and start
+    (a warm case against the warm sequential case, a cold one against the cold), or the cold one
+    where the run has no sequential case of that start. As 'kernel/start' labels."""
+    start = runs["start"].fillna("cold") if "start" in runs else pd.Series("cold", index=runs.index)
+    label = runs["kernel"].astype(str) + "/" + start.astype(str)
+    have = set(label[runs["executor"] == REFERENCE])
+    cold = runs["kernel"].astype(str) + "/cold"
+    return label.where(label.isin(have), cold)
+
+
 def reference_walls(runs: pd.DataFrame) -> pd.Series:
-    """Per kernel, the sequential case's median wall time."""
-    return runs[runs["executor"] == REFERENCE].groupby("kernel")["wall_s"].median()
+    """Per reference (``reference_of``), the sequential case's median wall time."""
+    ref = reference_of(runs)
+    return runs["wall_s"][runs["executor"] == REFERENCE].groupby(ref).median()
 
 
 def _intervals(runs: pd.DataFrame) -> pd.DataFrame:
     """Per case (the index): the intervals of wall time, images per second and speedup."""
+    runs = runs.assign(_ref=reference_of(runs))
     reference = runs[runs["executor"] == REFERENCE]
-    ref_cases = reference.groupby("kernel")["case_id"].nunique()
-    ref_bounds = reference.groupby("kernel")["wall_s"].apply(lambda w: median_interval(w, _SIDE_CONFIDENCE))
+    ref_cases = reference.groupby("_ref")["case_id"].nunique()
+    ref_bounds = reference.groupby("_ref")["wall_s"].apply(lambda w: median_interval(w, _SIDE_CONFIDENCE))
     rows = {}
     for case_id, group in runs.groupby("case_id", sort=False):
         wall_low, wall_high = median_interval(group["wall_s"])
         rate_low, rate_high = median_interval(group["images_per_s"])
-        kernel = group["kernel"].iloc[0]
+        kernel = group["_ref"].iloc[0]
         speed_low = speed_high = math.nan
         if kernel in ref_bounds.index:
             case_low, case_high = median_interval(group["wall_s"], _SIDE_CONFIDENCE)
@@ -121,7 +134,7 @@ def with_case_statistics(runs: pd.DataFrame) -> pd.DataFrame:
         wall_s_median=median,
         wall_s_spread=spread.where(wall.transform("count") > 1),
     )
-    ref = runs["kernel"].map(reference_walls(runs))
+    ref = reference_of(runs).map(reference_walls(runs))
     if ref.notna().any():
         out["speedup"] = ref / median
         out["efficiency"] = out["speedup"] / out["workers"]
@@ -139,6 +152,8 @@ def case_summary(runs: pd.DataFrame) -> pd.DataFrame:
     the case's slowest and fastest repeats. Without a sequential case the speedup the runner recorded
     is summarised. ``spread`` is (max - min) / median of wall time, NaN for a single repeat.
     """
+    if "start" not in runs:  # runs made before starts were recorded: every case was cold
+        runs = runs.assign(start="cold")
     grouped = runs.groupby("case_id", sort=False)
     table = grouped.agg(
         executor=("executor", "first"),
@@ -146,6 +161,7 @@ def case_summary(runs: pd.DataFrame) -> pd.DataFrame:
         workers=("workers", "first"),
         chunk_size=("chunk_size", "first"),
         kernel=("kernel", "first"),
+        start=("start", "first"),
         images=("images", "max"),
         ok=("ok", "min"),
         repeats=("repeat", "count"),
@@ -159,7 +175,12 @@ def case_summary(runs: pd.DataFrame) -> pd.DataFrame:
         cost_usd=("cost_usd", "median"),
         identical=("identical", "all"),
     ).reset_index()
-    base = table["kernel"].map(reference_walls(runs))
+    first = runs.groupby("case_id", sort=False).head(1).set_index("case_id")
+    base = (
+        table["case_id"]
+        .map(reference_of(first.reset_index()).set_axis(first.index))
+        .map(reference_walls(runs))
+    )
     has = base.notna()
     table.loc[has, "speedup"] = base[has] / table.loc[has, "wall_s"]
     table.loc[has, "speedup_min"] = base[has] / table.loc[has, "wall_max"]

@@ -510,7 +510,7 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
         shown = low.map(fmt.format) if high is None else low.map(fmt.format) + "-" + high.map(fmt.format)
         return ["not measured" if pd.isna(lo) else value for lo, value in zip(low, shown, strict=True)]
 
-    out = table[["executor", "kernel", "workers", "chunk_size", "repeats", "wall_s"]].copy()
+    out = table[["executor", "kernel", "start", "workers", "chunk_size", "repeats", "wall_s"]].copy()
     out["wall_s 95% CI"] = text(table["wall_s_ci_low"], table["wall_s_ci_high"])
     out["spread"] = text(table["spread"], fmt="{:.0%}")
     out["images_per_s"] = table["images_per_s"]
