@@ -262,7 +262,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if len(args.runs) != 2:
         raise UserError(f"compare takes two runs, BASE and NEW; got {len(args.runs)}")
-    return compare(args.runs[0], args.runs[1], threshold=args.threshold)
+    return compare(args.runs[0], args.runs[1], threshold=args.threshold, across_backends=args.across_backends)
 
 
 def cmd_project(args: argparse.Namespace) -> int:
@@ -746,6 +746,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_runs(compare, "BASE, the run compared against, then NEW, the run under test")
     compare.add_argument(
         "--threshold", type=float, default=0.10, help="slowdown tolerated, as a fraction (default 0.10)"
+    )
+    compare.add_argument(
+        "--across-backends",
+        action="store_true",
+        help="also match cases run on different kinds of backend (this machine, a remote cluster, a cloud)",
     )
     compare.set_defaults(func=cmd_compare)
     project = sub.add_parser(

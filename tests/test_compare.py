@@ -157,3 +157,36 @@ def test_real_runs_an_a_a_pair_passes_and_a_planted_slowdown_fails(tmp_path, cap
     table = compare.compare_tables(*(pd.read_parquet(f"{run}/runs.parquet") for run in (base, slow)))
     slower = table[table["regression"]]
     assert len(slower) and (slower["ratio"] > 1.1).all() and (slower["ratio_ci_low"] > 1).all()
+
+
+def _runs(images: int, chunk: int, backend: str = "spawn", executor: str = "processes") -> pd.DataFrame:
+    rows = [
+        {"case_id": f"sequential-optimized-w1-c{images}", "executor": "sequential", "workers": 1,
+         "chunk_size": images, "kernel": "optimized", "store": "local", "start": "cold", "backend": "local",
+         "images": images},
+        {"case_id": f"{executor}-optimized-w2-c{chunk}", "executor": executor, "workers": 2,
+         "chunk_size": chunk, "kernel": "optimized", "store": "local", "start": "cold", "backend": backend, "images": images},
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_cases_match_as_a_user_means_the_same_case():
+    from bench.analysis.compare import pairs
+
+    # default chunking on 1,584 images is c198; on 240 images c30: the same case for a user
+    base, new = _runs(1584, 198), _runs(240, 30)
+    meta = lambda n: {"dataset": {"images": n}}  # noqa: E731
+    assert pairs(base, new, meta(1584), meta(240)) == [
+        ("sequential-optimized-w1-c1584", "sequential-optimized-w1-c240"),
+        ("processes-optimized-w2-c198", "processes-optimized-w2-c30"),
+    ]
+    # a chunk size asked for is part of the case
+    assert ("processes-optimized-w2-c198", "processes-optimized-w2-c7") not in pairs(
+        base, _runs(240, 7), meta(1584), meta(240)
+    )
+    # a remote cluster's case is not this machine's, unless asked
+    local, remote = _runs(240, 30, "LocalCluster", "dask"), _runs(240, 30, "tcp://10.0.0.5:8786", "dask")
+    assert [p for p in pairs(local, remote, meta(240), meta(240)) if p[0].startswith("dask")] == []
+    assert ("dask-optimized-w2-c30", "dask-optimized-w2-c30") in pairs(
+        local, remote, meta(240), meta(240), across_backends=True
+    )

@@ -1,6 +1,10 @@
 """``facebench compare BASE NEW``: did a change make any case slower, beyond the noise?
 
-Cases are matched by ``case_id`` (executor, kernel, workers, chunk size). Per case, a test valid for a
+Cases are matched as a user means "the same case": executor, workers, kernel, store, start, and the
+chunk size, or "default chunking" where the harness chose it (so a rerun on another number of images
+still matches), on the same kind of backend (this machine, a remote cluster, a cloud platform; cases
+on different kinds are not matched unless asked). Differences in dataset, commit, package versions
+and machine are warned about. Per case, a test valid for a
 handful of repeats decides whether NEW's wall times differ from BASE's: the Mann-Whitney U test, exact
 and two-sided at 5% (as asv's ``asv/statistics.py`` does for small samples; here the exact
 distribution is enumerated over the pooled ranks, so that ties are handled exactly too, and scipy is
@@ -31,6 +35,8 @@ import pandas as pd
 from bench import tables
 from bench.analysis.statistics import CONFIDENCE
 from bench.errors import UserError
+from bench.executors import executor_class
+from bench.executors.chunking import is_default
 
 ALPHA = round(1 - CONFIDENCE, 9)
 SLOWER = "REGRESSION: significantly slower, beyond threshold"
@@ -56,6 +62,37 @@ class Side:
     @property
     def median(self) -> float:
         return float(np.median(self.walls))
+
+
+def backend_kind(executor: str, backend: str) -> str:
+    """Where a case ran, in the words a comparison needs: this machine, a remote cluster, a cloud."""
+    try:
+        kind = executor_class(executor).billing_for(str(backend)).kind
+    except UserError:  # an executor no longer installed: its run was local, as far as anyone can tell
+        return "local"
+    return {"remote": "remote cluster", "serverless": "cloud", "unpriced": "elsewhere"}.get(kind, "local")
+
+
+def match_keys(runs: pd.DataFrame, manifest: dict | None = None) -> dict[str, tuple]:
+    """Per case_id, what makes it 'the same case' for a user (see the module docstring)."""
+    manifest = manifest or {}
+    recorded = manifest.get("executors") or {}
+    images = int((manifest.get("dataset") or {}).get("images") or runs["images"].max())
+    keys = {}
+    for case_id, group in runs.groupby("case_id", sort=False):
+        row = group.iloc[0]
+        chunk = int(row["chunk_size"])
+        default = is_default(str(row["executor"]), images, int(row["workers"]), chunk, recorded)
+        keys[str(case_id)] = (
+            str(row["executor"]),
+            int(row["workers"]),
+            str(row["kernel"]),
+            str(row.get("store", "local")),
+            str(row.get("start", "cold") if pd.notna(row.get("start", "cold")) else "cold"),
+            "default chunking" if default else f"chunk {chunk}",
+            backend_kind(str(row["executor"]), str(row.get("backend", ""))),
+        )
+    return keys
 
 
 def _sides(runs: pd.DataFrame) -> dict[str, Side]:
@@ -127,15 +164,41 @@ def verdict(base: Side, new: Side, threshold: float) -> tuple[str, bool]:
     return (SLOWER, True) if ratio > 1 + threshold else (SLOWER_SMALL, False)
 
 
-def compare_tables(base_runs: pd.DataFrame, new_runs: pd.DataFrame, threshold: float = 0.10) -> pd.DataFrame:
-    """One row per case found in both runs: medians, ratio and its interval, p-value, verdict,
-    identical, regression."""
+def pairs(
+    base_runs: pd.DataFrame,
+    new_runs: pd.DataFrame,
+    base_manifest: dict | None = None,
+    new_manifest: dict | None = None,
+    across_backends: bool = False,
+) -> list[tuple[str, str]]:
+    """(base case_id, new case_id) of the cases a user means as the same; ``across_backends`` also
+    matches a case with its twin on another kind of backend (local against a remote cluster, say)."""
+    base_keys = match_keys(base_runs, base_manifest)
+    new_keys = match_keys(new_runs, new_manifest)
+
+    def key(k: tuple) -> tuple:
+        return k[:-1] if across_backends else k
+
+    by_key = {key(k): case for case, k in base_keys.items()}
+    return [(by_key[key(k)], case) for case, k in new_keys.items() if key(k) in by_key]
+
+
+def compare_tables(
+    base_runs: pd.DataFrame,
+    new_runs: pd.DataFrame,
+    threshold: float = 0.10,
+    matched: list[tuple[str, str]] | None = None,
+) -> pd.DataFrame:
+    """One row per matched case (``pairs``; by case_id when not given): medians, ratio and its
+    interval, p-value, verdict, identical, regression."""
     if not threshold >= 0:
         raise UserError(f"--threshold must be a non-negative fraction such as 0.10, got {threshold}")
     base, new = _sides(base_runs), _sides(new_runs)
+    if matched is None:
+        matched = [(c, c) for c in new if c in base]
     rows = []
-    for case_id in [c for c in new if c in base]:
-        b, n = base[case_id], new[case_id]
+    for base_id, case_id in matched:
+        b, n = base[base_id], new[case_id]
         text, regressed = verdict(b, n, threshold)
         if b.identical and not n.identical:
             text, regressed = OUTPUTS, True
@@ -143,6 +206,7 @@ def compare_tables(base_runs: pd.DataFrame, new_runs: pd.DataFrame, threshold: f
         rows.append(
             {
                 "case_id": case_id,
+                "base_case_id": base_id,
                 "base_repeats": b.n,
                 "base_wall_s": b.median,
                 "new_repeats": n.n,
@@ -176,6 +240,13 @@ def _warnings(base: dict, new: dict) -> list[str]:
     benv, nenv = base.get("environment") or {}, new.get("environment") or {}
     if (benv.get("cpu_model"), benv.get("cpu_count")) != (nenv.get("cpu_model"), nenv.get("cpu_count")):
         out.append("the runs were measured on different machines: a ratio says as much about them")
+    if benv.get("git_commit") != nenv.get("git_commit"):
+        out.append(f"the code changed: commit {benv.get('git_commit')} vs {nenv.get('git_commit')}")
+    bp, np_ = benv.get("packages") or {}, nenv.get("packages") or {}
+    changed = sorted(p for p in set(bp) | set(np_) if bp.get(p) != np_.get(p))
+    if changed:
+        shown = ", ".join(f"{p} {bp.get(p)} -> {np_.get(p)}" for p in changed[:4])
+        out.append(f"package versions differ: {shown}" + (" ..." if len(changed) > 4 else ""))
     return out
 
 
@@ -192,7 +263,10 @@ def format_table(table: pd.DataFrame) -> str:
 
     shown = pd.DataFrame(
         {
-            "case": table["case_id"],
+            "case": [
+                new if base == new else f"{new} (base {base})"
+                for base, new in zip(table["base_case_id"], table["case_id"], strict=True)
+            ],
             "base s": side("base"),
             "new s": side("new"),
             "ratio": table["ratio"].map(lambda v: f"{v:.2f}x"),
@@ -208,18 +282,33 @@ def format_table(table: pd.DataFrame) -> str:
     return shown.to_string(index=False, justify="left")
 
 
-def compare(base: str, new: str, threshold: float = 0.10, out: Callable[[str], None] = print) -> int:
+def compare(
+    base: str,
+    new: str,
+    threshold: float = 0.10,
+    out: Callable[[str], None] = print,
+    across_backends: bool = False,
+) -> int:
     """Print the comparison of two run folders; return the exit status (1 on a regression)."""
     base_dir, new_dir = tables.resolve_run(base), tables.resolve_run(new)
     _, base_runs, base_manifest = tables.read_run(base_dir)
     _, new_runs, new_manifest = tables.read_run(new_dir)
-    table = compare_tables(base_runs, new_runs, threshold)
-    only_base = sorted(set(base_runs["case_id"]) - set(new_runs["case_id"]))
-    only_new = sorted(set(new_runs["case_id"]) - set(base_runs["case_id"]))
+    matched = pairs(base_runs, new_runs, base_manifest, new_manifest, across_backends)
+    table = compare_tables(base_runs, new_runs, threshold, matched)
+    only_base = sorted(set(base_runs["case_id"]) - {b for b, _ in matched})
+    only_new = sorted(set(new_runs["case_id"]) - {n for _, n in matched})
     if table.empty:
+        kinds = {k[-1] for k in match_keys(base_runs, base_manifest).values()}
+        other = {k[-1] for k in match_keys(new_runs, new_manifest).values()}
+        why = (
+            f"; base ran on {', '.join(sorted(kinds))}, new on {', '.join(sorted(other))}: "
+            "give --across-backends to compare them anyway"
+            if kinds != other
+            else ""
+        )
         raise UserError(
-            f"no case in common between {base_dir} and {new_dir}; cases are matched by case_id "
-            "(executor-kernel-wWORKERS-cCHUNK)"
+            f"no case in common between {base_dir} and {new_dir}; cases are matched by executor, workers, "
+            f"kernel, store, start and chunking{why}"
         )
     out(_context("base", base_manifest, base_dir))
     out(_context("new ", new_manifest, new_dir))
