@@ -165,7 +165,8 @@ def _runs(images: int, chunk: int, backend: str = "spawn", executor: str = "proc
          "chunk_size": images, "kernel": "optimized", "store": "local", "start": "cold", "backend": "local",
          "images": images},
         {"case_id": f"{executor}-optimized-w2-c{chunk}", "executor": executor, "workers": 2,
-         "chunk_size": chunk, "kernel": "optimized", "store": "local", "start": "cold", "backend": backend, "images": images},
+         "chunk_size": chunk, "kernel": "optimized", "store": "local", "start": "cold", "backend": backend,
+         "images": images},
     ]  # fmt: skip
     return pd.DataFrame(rows)
 
