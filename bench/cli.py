@@ -525,7 +525,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     scored = measured.dropna(subset=["rel_error"]).query("scheme == 'leave-one-out'")
     local_error = scored.assign(e=scored["rel_error"].abs()).groupby("executor")["e"].median().to_dict()
     question = plan.Question(args.images, args.budget_usd, args.deadline_s)
-    ranked = plan.rank(table, question, local_error)
+    ranked = plan.rank(table, question, local_error, plan.published_errors(book))
     if args.json:
         columns = ["executor", "platform", "workers", "images", "chunk_size", "memory_mb"]
         columns += ["predicted_wall_s", "predicted_wall_s_low", "predicted_wall_s_high"]

@@ -6,8 +6,8 @@ The question decides the recommendation: with a budget, the fastest option under
 deadline, the cheapest that meets it; with both, the fastest under the budget that meets the
 deadline; with neither, the best time x cost. Trust is stated per row: which platform parameters the
 price book marks as estimates, and the model's measured error for that kind of case (its validation
-on this run's local cases), or "not validated" where nothing measured backs it (serverless platforms:
-nothing here has been checked against a cloud run).
+on this run's local cases, or of the platform model on published serverless jobs it was not fitted
+on), or "not validated" where nothing measured backs it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from bench.analysis.calibration import Model
 from bench.analysis.platforms import SERVERLESS_PLATFORMS, platform_limits
 from bench.analysis.pricebook import PriceBook
 from bench.analysis.projection import project
+from bench.analysis.published import validate_published
 
 #: Functions tried on a serverless platform when the user names none.
 DEFAULT_FUNCTIONS = (10, 100, 1000)
@@ -97,7 +98,18 @@ def options(
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def trust_note(row: pd.Series, local_error: dict[str, float]) -> str:
+def published_errors(book: PriceBook) -> dict[str, tuple[float, int]]:
+    """Per serverless platform, the model's median absolute error on the published jobs it was not
+    calibrated on (results/published, bench/analysis/published.py), and how many there are."""
+    table = validate_published(book, draws=10)
+    held_out = table[table["role"] == "validation"]
+    errors = held_out.assign(e=held_out["rel_error"].abs()).groupby("platform")["e"]
+    return {p: (float(m), int(n)) for (p, m), n in zip(errors.median().items(), errors.size(), strict=True)}
+
+
+def trust_note(
+    row: pd.Series, local_error: dict[str, float], cloud_error: dict[str, tuple[float, int]] | None = None
+) -> str:
     """How far to trust one row, in words."""
     parts = []
     if row["platform"] == "local":
@@ -109,17 +121,29 @@ def trust_note(row: pd.Series, local_error: dict[str, float]) -> str:
         if row["workers"] > 1 and row.get("notes"):
             parts.append(str(row["notes"]))
     else:
-        parts.append("not validated: no cloud measurement checks this platform's model")
+        error = (cloud_error or {}).get(row["platform"])
+        if error is None:
+            parts.append("not validated: no published measurement checks this platform's model")
+        else:
+            parts.append(
+                f"platform model's median error {error[0]:.0%} on {error[1]} published "
+                f"{row['platform']} jobs (Lithops' storage benchmarks at 1,024 MB: CPU share and this kernel not validated)"
+            )
         if row["estimates"]:
             parts.append(f"estimates: {row['estimates']}")
     return "; ".join(parts)
 
 
-def rank(table: pd.DataFrame, question: Question, local_error: dict[str, float]) -> pd.DataFrame:
+def rank(
+    table: pd.DataFrame,
+    question: Question,
+    local_error: dict[str, float],
+    cloud_error: dict[str, tuple[float, int]] | None = None,
+) -> pd.DataFrame:
     """Rows ranked by predicted time, each marked with what it answers and how far to trust it;
     ``recommended`` is true on exactly one row when any option fits the question."""
     table = table.copy()
-    table["trust"] = [trust_note(row, local_error) for _, row in table.iterrows()]
+    table["trust"] = [trust_note(row, local_error, cloud_error) for _, row in table.iterrows()]
     table["time_x_cost"] = table["predicted_wall_s"] * table["predicted_cost_usd"]
     priced = table["predicted_cost_usd"].notna()
     fits = priced.copy()
