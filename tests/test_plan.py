@@ -36,7 +36,9 @@ def test_local_and_lambda_options_each_with_an_interval_and_a_trust_note(fifty_t
         assert r["predicted_cost_usd_low"] <= r["predicted_cost_usd"] <= r["predicted_cost_usd_high"]
         assert r["trust"]
     lam = [r for r in rows if r["platform"] == "aws_lambda"]
-    assert all("published aws_lambda jobs" in r["trust"] and "aws_lambda.cold_start_s" in r["trust"] for r in lam)
+    assert all(
+        "published aws_lambda jobs" in r["trust"] and "aws_lambda.cold_start_s" in r["trust"] for r in lam
+    )
     assert all("error" in r["trust"] for r in rows if r["platform"] == "local")
 
 
