@@ -127,7 +127,8 @@ def trust_note(
         else:
             parts.append(
                 f"platform model's median error {error[0]:.0%} on {error[1]} published "
-                f"{row['platform']} jobs (Lithops' storage benchmarks at 1,024 MB: CPU share and this kernel not validated)"
+                f"{row['platform']} jobs (Lithops' storage benchmarks at 1,024 MB: "
+                "CPU share and this kernel not validated)"
             )
         if row["estimates"]:
             parts.append(f"estimates: {row['estimates']}")
