@@ -83,6 +83,12 @@ class Describer:
 _DESCRIBER: Describer | None = None
 
 
+def unload() -> None:
+    """Forget this process's models, so that the next crop pays the load as a fresh worker would."""
+    global _DESCRIBER
+    _DESCRIBER = None
+
+
 def shared_describer() -> tuple[Describer, float]:
     """This process's describer and the load time paid now (0 when it was already loaded)."""
     global _DESCRIBER

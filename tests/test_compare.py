@@ -112,8 +112,9 @@ def test_user_errors_exit_2(small_run, tmp_path, capsys, problem):
         new = str(tmp_path / "missing")
     elif problem == "nothing in common":
 
-        def rename(runs):
+        def rename(runs):  # cases a user would not call the same: other worker counts
             runs["case_id"] = "other-" + runs["case_id"]
+            runs["workers"] = runs["workers"] + 10
 
         new = altered(small_run, tmp_path / "other", rename)
     else:

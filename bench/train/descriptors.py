@@ -152,6 +152,8 @@ def run_embed_stage(
     keys = sorted(set(keys))
     size = chunk_size_for(executor, len(keys), workers, chunk_size)
     stage_id = f"{executor}-w{workers}-c{size}"
+    if executor_class(executor).in_process:
+        embeddings.unload()  # start cold, as a fresh worker would (the run's rule, docs/benchmarks.md)
     with executor_class(executor)(workers, **(options or {})) as pool:
         fn = partial(embed_chunk, ctx=EmbedContext(crops))
         with tqdm(
