@@ -134,17 +134,24 @@ def harness_run(out) -> str:
     return str(Run(config, log=lambda _: None).execute().run_dir)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_real_runs_an_a_a_pair_passes_and_a_planted_slowdown_fails(tmp_path, capsys):
     # About 90 s on 2 cores, more when the machine is shared. Two runs of one configuration: no case
     # is significantly slower beyond the threshold.
-    base, again = harness_run(tmp_path), harness_run(tmp_path)
-    assert main(["compare", base, again]) == 0
-    assert compare.SLOWER not in capsys.readouterr().out
-    # A case may differ between two runs on a shared machine (docs/report.md measures how often: 5-20%
-    # of cases here), both at once is rare; a test that calls everything significant fails here.
-    aa = compare.compare_tables(*(pd.read_parquet(f"{run}/runs.parquet") for run in (base, again)))
-    assert (aa["verdict"] != compare.SAME).sum() <= 1, aa
+    # A case may differ between two runs when the machine's load changes between them (docs/report.md
+    # measures how often: 0% idle, 5-20% shared), so a flagged A/A pair is rerun, as the docs tell a
+    # user to do, up to twice; three in a row is what a test that calls everything significant gives.
+    outcomes = []
+    for _ in range(3):
+        base, again = harness_run(tmp_path), harness_run(tmp_path)
+        status = main(["compare", base, again])
+        out = capsys.readouterr().out
+        aa = compare.compare_tables(*(pd.read_parquet(f"{run}/runs.parquet") for run in (base, again)))
+        outcomes.append((status, int((aa["verdict"] != compare.SAME).sum())))
+        if status == 0 and compare.SLOWER not in out and outcomes[-1][1] <= 1:
+            break
+    else:
+        pytest.fail(f"three A/A pairs in a row were flagged (exit status, cases differing): {outcomes}")
     # The same configuration with two busy loops per core beside it: every image waits for a core.
     cores = os.cpu_count() or 1
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * cores)]
