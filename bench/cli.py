@@ -350,17 +350,11 @@ def cmd_project(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(scaling.json_rows(table)))
         return 0
-    from bench.analysis.projection import format_interval
+    from bench.analysis.projection import interval_text
 
     shown = table.assign(
-        wall_s_5_95=[
-            format_interval(r.predicted_wall_s, r.predicted_wall_s_low, r.predicted_wall_s_high)
-            for r in table.itertuples()
-        ],
-        cost_usd_5_95=[
-            format_interval(r.predicted_cost_usd, r.predicted_cost_usd_low, r.predicted_cost_usd_high)
-            for r in table.itertuples()
-        ],
+        wall_s_5_95=interval_text(table, "predicted_wall_s"),
+        cost_usd_5_95=interval_text(table, "predicted_cost_usd"),
     )
     cols = ["executor", "platform", "kernel", "workers", "images", "chunk_size", "calls", "slots"]
     cols += ["cpu_share", "wall_s_5_95", "cost_usd_5_95", "notes"]
@@ -386,7 +380,7 @@ def _project_published(args: argparse.Namespace) -> int:
     from bench import tables
     from bench.analysis import model as scaling
     from bench.analysis import pricing as costs
-    from bench.analysis.projection import format_interval
+    from bench.analysis.projection import interval_text
 
     try:
         book = costs.load_price_book(args.price_book)
@@ -428,10 +422,7 @@ def _project_published(args: argparse.Namespace) -> int:
             return 0
         rows = result["rows"]
         shown = rows.assign(
-            wall_s_5_95=[
-                format_interval(r.predicted_wall_s, r.predicted_wall_s_low, r.predicted_wall_s_high)
-                for r in rows.itertuples()
-            ],
+            wall_s_5_95=interval_text(rows, "predicted_wall_s"),
             rel_error=rows["rel_error"].map(lambda v: f"{v:+.0%}"),
         )
         cols = ["scenario", "cpu", "cpu_share", "wall_s_5_95", "published_s", "rel_error"]
@@ -472,12 +463,7 @@ def _project_published(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(scaling.json_rows(table)))
         return 0
-    shown = table.assign(
-        wall_s_5_95=[
-            format_interval(r.predicted_wall_s, r.predicted_wall_s_low, r.predicted_wall_s_high)
-            for r in table.itertuples()
-        ]
-    )
+    shown = table.assign(wall_s_5_95=interval_text(table, "predicted_wall_s"))
     cols = ["executor", "platform", "workers", "images", "chunk_size", "calls", "slots", "cpu_share"]
     print(shown[[*cols, "wall_s_5_95", "predicted_cost_usd", "notes"]].to_string(index=False))
     for line in platform.sources:
@@ -493,7 +479,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from bench.analysis import model as scaling
     from bench.analysis import plan
     from bench.analysis import pricing as costs
-    from bench.analysis.projection import format_interval
+    from bench.analysis.projection import interval_text
     from bench.executors import display_order
 
     if args.images < 1:
@@ -519,11 +505,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
             kernel=kernel,
             memory_mb=args.memory_mb,
         )
-        measured = scaling.validate(tasks, runs, manifest)
+        local_error = plan.local_errors(scaling.validate(tasks, runs, manifest))
     except (OSError, KeyError, ValueError) as exc:
         raise UserError(str(exc).strip("'\"")) from None
-    scored = measured.dropna(subset=["rel_error"]).query("scheme == 'leave-one-out'")
-    local_error = scored.assign(e=scored["rel_error"].abs()).groupby("executor")["e"].median().to_dict()
     question = plan.Question(args.images, args.budget_usd, args.deadline_s)
     ranked = plan.rank(table, question, local_error, plan.published_errors(book))
     if args.json:
@@ -534,14 +518,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(json.dumps({"question": question.asked, "options": scaling.json_rows(ranked[columns])}))
         return 0
     shown = ranked.assign(
-        time_s=[
-            format_interval(r.predicted_wall_s, r.predicted_wall_s_low, r.predicted_wall_s_high)
-            for r in ranked.itertuples()
-        ],
-        cost_usd=[
-            format_interval(r.predicted_cost_usd, r.predicted_cost_usd_low, r.predicted_cost_usd_high)
-            for r in ranked.itertuples()
-        ],
+        time_s=interval_text(ranked, "predicted_wall_s"),
+        cost_usd=interval_text(ranked, "predicted_cost_usd"),
         pick=["<- recommended" if r else "" for r in ranked["recommended"]],
     )
     where = f"{run_dir} ({tables.machine_label(manifest)})"

@@ -98,6 +98,12 @@ def options(
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def local_errors(validation: pd.DataFrame) -> dict[str, float]:
+    """Per executor, the model's median absolute leave-one-out error on the run's own cases."""
+    scored = validation.dropna(subset=["rel_error"]).query("scheme == 'leave-one-out'")
+    return scored.assign(e=scored["rel_error"].abs()).groupby("executor")["e"].median().to_dict()
+
+
 def published_errors(book: PriceBook) -> dict[str, tuple[float, int]]:
     """Per serverless platform, the model's median absolute error on the published jobs it was not
     calibrated on (results/published, bench/analysis/published.py), and how many there are."""

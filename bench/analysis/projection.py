@@ -31,6 +31,7 @@ __all__ = [
     "SEED",
     "Prediction",
     "format_interval",
+    "interval_text",
     "json_rows",
     "predict_case",
     "project",
@@ -333,3 +334,11 @@ def format_interval(median: float, low: float, high: float, unit: str = "") -> s
         return f"{v:,.{digits}f}"
 
     return f"{fmt(median)}{unit} [{fmt(low)}-{fmt(high)}]"
+
+
+def interval_text(table: pd.DataFrame, column: str = "predicted_wall_s") -> list[str]:
+    """``format_interval`` for every row of a projected table, from ``column`` and its ``_low``/``_high``."""
+    return [
+        format_interval(m, lo, hi)
+        for m, lo, hi in zip(table[column], table[f"{column}_low"], table[f"{column}_high"], strict=True)
+    ]
