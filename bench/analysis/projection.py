@@ -40,7 +40,8 @@ __all__ = [
 
 SEED = 0
 #: Draws per projected case: each refits by bootstrap and simulates anew; the rows give the median and
-#: the 5-95% interval. Enough for a stable 5% quantile at the precision the figures are printed to.
+#: the 5-95% interval. Measured on results/reference at 50,000 images over 5 seeds: the median moved by
+#: up to 5% for Lambda x 1,000 (8.56-9.02 s) and 0.05% locally, hence format_interval's rounding.
 DRAWS = 40
 #: The columns that name a projected case: a new projection of the same case replaces the old row.
 PROJECTION_KEYS = ["executor", "platform", "kernel", "workers", "images", "chunk_size", "memory_mb"]
@@ -323,12 +324,13 @@ def json_rows(table: pd.DataFrame) -> list[dict]:
 
 
 def format_interval(median: float, low: float, high: float, unit: str = "") -> str:
-    """``median [low-high]`` rounded to what the interval supports: two significant digits of its
-    width (at least two of the median where the interval is 0), never four digits of noise."""
+    """``median [low-high]`` rounded to what the interval and the draws support: one significant digit
+    of the interval's width, or of a tenth of the median where the interval is narrower (the median of
+    ``DRAWS`` draws itself moves by up to 5% between seeds)."""
     if not all(math.isfinite(v) for v in (median, low, high)):
         return "n/a"
     width = max(high - low, abs(median) * 1e-1, 1e-12)
-    digits = max(0, 1 - math.floor(math.log10(width)))
+    digits = max(0, -math.floor(math.log10(width)))
 
     def fmt(v: float) -> str:
         return f"{v:,.{digits}f}"

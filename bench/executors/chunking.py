@@ -2,9 +2,9 @@
 
 Each executor declares its ``chunks_per_worker``: local pools keep a few chunks per worker so that a
 slow chunk does not leave a core idle; a Lithops call starts a fresh process that loads the models
-again, so one call per worker keeps cold starts to one per slot. Measured on 2 and 16 cores
-(docs/benchmarks.md): chunks of 8 were no faster anywhere and slower for Dask on 2 cores, where the
-scheduler shares the workers' CPUs.
+again, so one call per worker keeps cold starts to one per slot. On 16 cores chunks of 8 were within
+single-run noise of this default (results/scaling-16core, docs/benchmarks.md); no 2-core comparison
+was kept.
 """
 
 from __future__ import annotations
