@@ -123,3 +123,18 @@ def test_a_warm_executor_has_the_models_in_every_worker_before_the_first_image(
     records = [rec for chunk in results for rec in chunk]
     assert len(records) == 4 and not any(rec["cold_start"] for rec in records)
     faces.unload()
+
+
+def test_only_a_chunk_size_the_harness_chose_is_guided(tmp_path):
+    from bench.run.runner import Run, RunConfig
+
+    def cases(chunks):
+        config = RunConfig(dataset="synthetic:8", executors=["processes", "lithops"], workers=[2],
+                           chunk_sizes=chunks, out=str(tmp_path), progress=False)  # fmt: skip
+        run = Run(config, log=lambda _: None)
+        return {(c.executor, c.chunk_size): run.guided(c) for c in run.cases()}
+
+    # processes' default at 8 images and 2 workers is 1 image a chunk; asked for explicitly, it is kept
+    assert cases([None])[("processes", 1)] is True
+    assert cases([1])[("processes", 1)] is False
+    assert cases([None])[("lithops", 4)] is False  # a fresh process per call: never more calls

@@ -82,7 +82,10 @@ def match_keys(runs: pd.DataFrame, manifest: dict | None = None) -> dict[str, tu
     for case_id, group in runs.groupby("case_id", sort=False):
         row = group.iloc[0]
         chunk = int(row["chunk_size"])
-        default = is_default(str(row["executor"]), images, int(row["workers"]), chunk, recorded)
+        if "chunking" in row and pd.notna(row["chunking"]):  # recorded by the runner
+            default = row["chunking"] == "auto"
+        else:  # a run made before it was recorded: the size the harness would have chosen
+            default = is_default(str(row["executor"]), images, int(row["workers"]), chunk, recorded)
         keys[str(case_id)] = (
             str(row["executor"]),
             int(row["workers"]),

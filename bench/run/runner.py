@@ -106,6 +106,7 @@ class Case:
     kernel: str
     start: str = "cold"  # cold or warm (models loaded in every worker before the clock)
     spec: str = field(default="", compare=False)  # as asked for: a name or package.module:Class
+    auto_chunk: bool = field(default=True, compare=False)  # the harness chose the chunk size
 
     @property
     def executor_spec(self) -> str:
@@ -269,7 +270,8 @@ class Run:
         n, cfg = len(self.dataset), self.config
         cases = []
         for kernel in cfg.kernels:
-            cases.append(Case(REFERENCE, 1, chunk_size_for(REFERENCE, n, 1, cfg.chunk_sizes[0]), kernel))
+            size = chunk_size_for(REFERENCE, n, 1, cfg.chunk_sizes[0])
+            cases.append(Case(REFERENCE, 1, size, kernel, auto_chunk=cfg.chunk_sizes[0] is None))
             for start in cfg.starts:
                 for spec in cfg.executors:
                     name, traits = executor_name(spec), executor_class(spec).traits()
@@ -278,7 +280,9 @@ class Run:
                     for w in [1] if traits.in_process else cfg.workers:
                         for chunk in cfg.chunk_sizes if not traits.in_process else cfg.chunk_sizes[:1]:
                             size = chunk_size_for(traits, n, w, chunk)
-                            case = Case(name, w, size, kernel, start=start, spec=spec)
+                            case = Case(
+                                name, w, size, kernel, start=start, spec=spec, auto_chunk=chunk is None
+                            )
                             if case not in cases and not excluded(case, cfg.exclude):
                                 cases.append(case)
         return cases
@@ -287,8 +291,7 @@ class Run:
         """Shrinking chunks at the tail where the harness chose the chunk size and a call does not pay
         a fresh process (bench/executors/chunking.py); a chunk size the user asked for is kept."""
         traits = executor_class(case.executor_spec).traits()
-        chosen = chunk_size_for(traits, len(self.dataset), case.workers) == case.chunk_size
-        return chosen and not traits.fresh_process_per_call and not traits.in_process
+        return case.auto_chunk and not traits.fresh_process_per_call and not traits.in_process
 
     def not_startable_warm(self) -> list[str]:
         """Executors asked to start warm that cannot, with the reason, for the log and the manifest."""
@@ -452,6 +455,7 @@ class Run:
             "chunk_size": case.chunk_size,
             "kernel": case.kernel,
             "start": case.start,
+            "chunking": "auto" if case.auto_chunk else "asked",
             "cold_starts": int(tasks["cold_start"].fillna(False).astype(bool).sum()),
             "store": self.inputs.kind,
             "images": len(tasks),
