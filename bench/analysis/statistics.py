@@ -175,12 +175,8 @@ def case_summary(runs: pd.DataFrame) -> pd.DataFrame:
         cost_usd=("cost_usd", "median"),
         identical=("identical", "all"),
     ).reset_index()
-    first = runs.groupby("case_id", sort=False).head(1).set_index("case_id")
-    base = (
-        table["case_id"]
-        .map(reference_of(first.reset_index()).set_axis(first.index))
-        .map(reference_walls(runs))
-    )
+    reference_by_case = reference_of(runs).groupby(runs["case_id"]).first()
+    base = table["case_id"].map(reference_by_case).map(reference_walls(runs))
     has = base.notna()
     table.loc[has, "speedup"] = base[has] / table.loc[has, "wall_s"]
     table.loc[has, "speedup_min"] = base[has] / table.loc[has, "wall_max"]

@@ -23,26 +23,11 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from distributed.diagnostics.plugin import WorkerPlugin
-
 from bench.errors import UserError
 from bench.executors.base import Billing, Executor
 
 #: Worker deaths a LocalCluster's scheduler absorbs before it fails a task (KilledWorker).
 ALLOWED_FAILURES = 0
-
-
-class WarmModels(WorkerPlugin):
-    """Loads one set of models per worker thread when a worker starts (a worker the nanny restarts
-    included), so that a warm case's workers have them before the clock, locally and remotely alike."""
-
-    name = "facebench-warm-models"
-
-    def __init__(self, load: Callable[[int], Any]) -> None:
-        self.load = load
-
-    def setup(self, worker: Any) -> None:
-        self.load(worker.state.nthreads)
 
 
 class DaskExecutor(Executor):
@@ -119,6 +104,8 @@ class DaskExecutor(Executor):
         if self.worker_setup is not None:
             self._client.run(self.worker_setup)
         if self.warm_load is not None:
+            from bench.executors.dask_warm import WarmModels  # distributed's import only when used
+
             self._client.register_plugin(WarmModels(self.warm_load))
 
     def run_on_workers(self, fn: Callable[[], Any]) -> None:
@@ -128,8 +115,10 @@ class DaskExecutor(Executor):
 
     def close(self) -> None:
         if self._client is not None and self.warm_load is not None and self.scheduler is not None:
+            from bench.executors.dask_warm import WARM_PLUGIN
+
             with contextlib.suppress(Exception):  # leave an existing cluster as it was found
-                self._client.unregister_worker_plugin(WarmModels.name)
+                self._client.unregister_worker_plugin(WARM_PLUGIN)
         if self._client is not None:
             self._client.close()
             self._client = None
