@@ -111,9 +111,9 @@ class Executor(ABC):
         return type(self).billing_for(self.backend)
 
     def billed_durations_s(self) -> list[float] | None:
-        """The durations the platform bills for the calls of the last ``map_unordered``, where the
-        executor knows them (a serverless platform's own accounting); None: the runner uses the
-        chunks' spans from the workers' clocks."""
+        """The durations the platform bills for every call this executor made (a case's retried
+        chunks included: each attempt is billed), where it knows them (a serverless platform's own
+        accounting); None: the runner uses the chunks' spans from the workers' clocks."""
         return None
 
     @classmethod

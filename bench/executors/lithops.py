@@ -234,7 +234,6 @@ class LithopsExecutor(Executor):
         from lithops.wait import ANY_COMPLETED
 
         futures = self._fexec.map(fn, [(item,) for item in items])
-        self._billed = []
         index = {id(f): i for i, f in enumerate(futures)}
         pending = list(futures)
         while pending:
