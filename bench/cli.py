@@ -265,222 +265,139 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return compare(args.runs[0], args.runs[1], threshold=args.threshold, across_backends=args.across_backends)
 
 
-def cmd_project(args: argparse.Namespace) -> int:
-    """Fit the scaling model on a run; project it (table + projection.parquet) or validate it."""
-    import json
+def _book(args: argparse.Namespace):
+    """--price-book, --machine and --price-per-hour, read once: the book, and what local cases are
+    priced as (None: the run's own machine)."""
+    from bench.analysis.billing import choose_machine
+    from bench.analysis.pricebook import load_price_book
 
+    book = load_price_book(args.price_book)
+    if not args.machine and args.price_per_hour is None:
+        return book, None
+    return book, choose_machine(book, name=args.machine, per_hour=args.price_per_hour)
+
+
+def _per_chunk(project, chunk_sizes: list[int | None], **kwargs):
+    """One projected table over every --chunk-size."""
     import pandas as pd
 
+    return pd.concat([project(chunk_size=chunk, **kwargs) for chunk in chunk_sizes], ignore_index=True)
+
+
+def _print_json(value) -> int:
+    import json
+
+    print(json.dumps(value))
+    return 0
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    """Fit the scaling model on a run; project it (table + projection.parquet) or validate it."""
     from bench import tables
-    from bench.analysis import model as scaling
-    from bench.analysis import pricing as costs
-    from bench.executors import display_order, traits_of
+    from bench.model import projection, validation
+    from bench.model.calibration import fit, read_run
+    from bench.model.platforms import PLATFORMS, platform_limits
 
     if args.validate_published or args.service_time is not None or args.scenario:
         return _project_published(args)
     run_dir = tables.resolve_run(_one(args.runs, "RUN"))
-    tasks, runs, manifest = scaling.read_run(run_dir)
+    tasks, runs, manifest = read_run(run_dir)
     if args.validate:
-        table = scaling.validate(tasks, runs, manifest)
-        summary = scaling.validation_summary(table)
+        table = validation.validate(tasks, runs, manifest)
+        summary = validation.validation_summary(table)
         if args.json:
-            print(json.dumps({"cases": scaling.json_rows(table), "summary": scaling.json_rows(summary)}))
-            return 0
-        error = table["rel_error"].map(lambda v: "" if pd.isna(v) else f"{v:+.1%}")
-        shown = table.drop(columns=["fit_on"]).assign(rel_error=error)
-        print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        if summary.empty:
-            print("\nno case could be scored: every case needs another case of its kernel to fit on")
-        else:
-            print("\n" + summary.to_string(index=False, float_format=lambda v: f"{v:.1%}"))
-        print(f"\nmachine: {manifest.get('environment', {}).get('cpu_model')}, {len(runs)} measured case(s)")
+            return _print_json(
+                {"cases": projection.json_rows(table), "summary": projection.json_rows(summary)}
+            )
+        print(validation.format_validation(table, summary, manifest, len(runs)))
         return 0
-    if args.platform not in scaling.PLATFORMS:
-        raise UserError(f"--platform takes one of {', '.join(scaling.PLATFORMS)}")
-    serverless = args.platform != "local"
-    recorded = manifest.get("executors") or {}
-    measured = display_order(set(runs["executor"]))
-    per_call = [e for e in measured if traits_of(e, recorded).fresh_process_per_call]
-    # facebench reaches serverless platforms through Lithops: projected even where the run has no
-    # Lithops case (its overheads then come from the closest measured executor, and the table says so)
-    executors = args.executors or ((per_call or ["lithops"]) if serverless else measured)
-    for name in executors:
-        if name not in measured and not serverless:
-            raise UserError(
-                f"--executors {name}: the run has no {name} case to fit (it has {', '.join(measured)})"
-            )
-        if serverless and not traits_of(name, recorded).fresh_process_per_call:
-            raise UserError(
-                f"--executors {name} cannot run on {args.platform}: a serverless platform runs a fresh "
-                f"process per call; choose from {', '.join(per_call) or 'lithops'}"
-            )
+    if args.platform not in PLATFORMS:
+        raise UserError(f"--platform takes one of {', '.join(PLATFORMS)}")
+    executors = projection.executors_for(args.platform, args.executors, runs, manifest)
     kernels = args.kernel or sorted(set(tasks["kernel"]))
     if min(args.workers) < 1 or (args.images is not None and args.images < 1):
         raise UserError("--workers and --images take positive integers")
     if any(c is not None and c < 1 for c in args.chunk_size):
         raise UserError("--chunk-size takes positive integers or 'auto'")
     try:
-        book = costs.load_price_book(args.price_book)
-        platform = scaling.platform_limits(book, args.platform, args.memory_mb)
-        model = scaling.fit(tasks, runs, manifest)
-        if args.machine or args.price_per_hour is not None:
-            model.machine = costs.choose_machine(book, name=args.machine, per_hour=args.price_per_hour)
+        book, machine = _book(args)
+        platform = platform_limits(book, args.platform, args.memory_mb)
+        model = fit(tasks, runs, manifest, machine=machine)
         for kernel in kernels:
             model.dist(kernel)
     except (OSError, KeyError, ValueError) as exc:
         raise UserError(str(exc).strip("'\"")) from None
     images = args.images or int(manifest.get("dataset", {}).get("images") or len(tasks["key"].unique()))
-    table = pd.concat(
-        [
-            scaling.project(
-                model,
-                executors=executors,
-                workers=args.workers,
-                images=images,
-                kernels=kernels,
-                platform=platform,
-                chunk_size=chunk,
-                book=book,
-            )
-            for chunk in args.chunk_size
-        ],
-        ignore_index=True,
-    )
-    path = scaling.store_projection(run_dir, table)
+    table = _per_chunk(
+        projection.project, args.chunk_size, model=model, executors=executors, workers=args.workers,
+        images=images, kernels=kernels, platform=platform, book=book,
+    )  # fmt: skip
+    path = projection.store_projection(run_dir, table)
     if args.json:
-        print(json.dumps(scaling.json_rows(table)))
-        return 0
-    from bench.analysis.projection import interval_text
-
-    shown = table.assign(
-        wall_s_5_95=interval_text(table, "predicted_wall_s"),
-        cost_usd_5_95=interval_text(table, "predicted_cost_usd"),
-    )
-    cols = ["executor", "platform", "kernel", "workers", "images", "chunk_size", "calls", "slots"]
-    cols += ["cpu_share", "wall_s_5_95", "cost_usd_5_95", "notes"]
-    print(shown[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    draws = int(table["draws"].max()) if len(table) else 0
-    print(
-        f"\nmedian [5-95%] of {draws} draws, each a bootstrap of the fit simulated anew; the interval is the "
-        "model's sampling uncertainty only, not its error against measurements (--validate)"
-    )
-    print(f"\nmodel fit on {len(model.fit_cases)} case(s) of {run_dir}; " + "; ".join(model.notes))
-    for line in platform.sources:
-        print(f"  {line}")
+        return _print_json(projection.json_rows(table))
+    print(projection.format_projection(table, model, platform, run_dir))
     print(path)
     return 0
 
 
 def _project_published(args: argparse.Namespace) -> int:
     """project --validate-published, --service-time S (no run) and --scenario NAME RUN."""
-    import json
-
-    import pandas as pd
-
     from bench import tables
-    from bench.analysis import model as scaling
-    from bench.analysis import pricing as costs
-    from bench.analysis.projection import interval_text
+    from bench.analysis.pricebook import load_price_book
+    from bench.model import published, scenarios, workload
+    from bench.model.calibration import fit, read_run
+    from bench.model.platforms import SERVERLESS_PLATFORMS, platform_limits
+    from bench.model.projection import json_rows
 
     try:
-        book = costs.load_price_book(args.price_book)
+        book = load_price_book(args.price_book)
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot use the price book: {exc}") from None
     if args.validate_published:
-        from bench.analysis.published import validate_published
-
-        table = validate_published(book)
-        scored = table.loc[table["role"] == "validation", "rel_error"].abs()
-        summary = {"validation_jobs": len(scored), "median_abs_rel_error": scored.median()}
-        summary["max_abs_rel_error"] = scored.max()
+        table = published.validate_published(book)
+        summary = published.published_summary(table)
         if args.json:
-            print(json.dumps({"jobs": scaling.json_rows(table), "summary": summary}))
-            return 0
-        cols = ["job_id", "role", "platform", "calls", "published_s", "predicted_s", "rel_error"]
-        cols.append("without_job_terms_s")
-        print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-        print(
-            f"\nvalidation jobs: {summary['validation_jobs']}, median |error| "
-            f"{summary['median_abs_rel_error']:.1%}, max {summary['max_abs_rel_error']:.1%}; the calibration "
-            "jobs set the price book's platform terms (bench/analysis/published.py); sources: "
-            "results/published/jobs.csv"
-        )
+            return _print_json({"jobs": json_rows(table), "summary": summary})
+        print(published.format_published(table, summary))
         return 0
     if args.scenario:
-        from bench.analysis.scenarios import SCENARIOS
-
-        if args.scenario not in SCENARIOS:
-            raise UserError(f"--scenario takes one of {', '.join(SCENARIOS)}")
+        if args.scenario not in scenarios.SCENARIOS:
+            raise UserError(f"--scenario takes one of {', '.join(scenarios.SCENARIOS)}")
         run_dir = tables.resolve_run(_one(args.runs, "RUN"))
-        tasks, runs, manifest = scaling.read_run(run_dir)
+        tasks, runs, manifest = read_run(run_dir)
         try:
-            result = SCENARIOS[args.scenario](scaling.fit(tasks, runs, manifest), book)
+            result = scenarios.SCENARIOS[args.scenario](fit(tasks, runs, manifest), book)
         except (KeyError, ValueError) as exc:
             raise UserError(f"{str(exc).strip(chr(34) + chr(39))}: give a run with a naive case") from None
         if args.json:
-            print(json.dumps({"rows": scaling.json_rows(result["rows"]), "terms": result["terms"]}))
-            return 0
-        rows = result["rows"]
-        shown = rows.assign(
-            wall_s_5_95=interval_text(rows, "predicted_wall_s"),
-            rel_error=rows["rel_error"].map(lambda v: f"{v:+.0%}"),
-        )
-        cols = ["scenario", "cpu", "cpu_share", "wall_s_5_95", "published_s", "rel_error"]
-        print(shown[cols].to_string(index=False))
-        print(f"\nnaive service time from {run_dir}; the first row is the prediction, the second a bound")
-        for name, value in result["terms"].items():
-            print(f"  {name}: {value:.3g}" if isinstance(value, float) else f"  {name}: {value}")
-        for line in result["sources"]:
-            print(f"  {line}")
+            return _print_json({"rows": json_rows(result["rows"]), "terms": result["terms"]})
+        print(scenarios.format_scenario(result, run_dir))
         return 0
-    if args.platform not in scaling.SERVERLESS_PLATFORMS:
-        names = ", ".join(scaling.SERVERLESS_PLATFORMS)
-        raise UserError(f"--service-time needs a serverless --platform: {names}")
+    if args.platform not in SERVERLESS_PLATFORMS:
+        raise UserError(f"--service-time needs a serverless --platform: {', '.join(SERVERLESS_PLATFORMS)}")
     if args.images is None or args.images < 1 or min(args.workers) < 1:
         raise UserError("--service-time needs --images N and positive --workers")
-    from bench.analysis.workload import project_workload, service_times
-
     try:
-        seconds = service_times(args.service_time)
-        platform = scaling.platform_limits(book, args.platform, args.memory_mb)
-        table = pd.concat(
-            [
-                project_workload(
-                    seconds,
-                    platform,
-                    workers=args.workers,
-                    images=args.images,
-                    chunk_size=chunk,
-                    invocation=args.invocation,
-                    book=book,
-                )
-                for chunk in args.chunk_size
-            ],
-            ignore_index=True,
-        )
+        platform = platform_limits(book, args.platform, args.memory_mb)
+        seconds = workload.service_times(args.service_time)
+        table = _per_chunk(
+            workload.project_workload, args.chunk_size, seconds=seconds, platform=platform,
+            workers=args.workers, images=args.images, invocation=args.invocation, book=book,
+        )  # fmt: skip
     except (OSError, ValueError) as exc:
         raise UserError(str(exc)) from None
     if args.json:
-        print(json.dumps(scaling.json_rows(table)))
-        return 0
-    shown = table.assign(wall_s_5_95=interval_text(table, "predicted_wall_s"))
-    cols = ["executor", "platform", "workers", "images", "chunk_size", "calls", "slots", "cpu_share"]
-    print(shown[[*cols, "wall_s_5_95", "predicted_cost_usd", "notes"]].to_string(index=False))
-    for line in platform.sources:
-        print(f"  {line}")
+        return _print_json(json_rows(table))
+    print(workload.format_workload(table, platform))
     return 0
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """Every option for N images, with time, cost, their intervals and how far to trust them."""
-    import json
-
     from bench import tables
-    from bench.analysis import model as scaling
     from bench.analysis import plan
-    from bench.analysis import pricing as costs
-    from bench.analysis.projection import interval_text
-    from bench.executors import display_order
+    from bench.model.calibration import read_run
+    from bench.model.projection import json_rows
 
     if args.images < 1:
         raise UserError("--images takes a positive integer")
@@ -488,47 +405,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
         if value is not None and not value > 0:
             raise UserError(f"{flag} takes a positive number")
     run_dir = tables.resolve_run(_one(args.runs, "RUN"))
-    tasks, runs, manifest = scaling.read_run(run_dir)
-    kernel = "optimized" if "optimized" in set(tasks["kernel"]) else sorted(set(tasks["kernel"]))[0]
+    tasks, runs, manifest = read_run(run_dir)
+    question = plan.Question(args.images, args.budget_usd, args.deadline_s)
     try:
-        platforms = plan.platforms_from(args.platforms)
-        book = costs.load_price_book(args.price_book)
-        model = scaling.fit(tasks, runs, manifest)
-        if args.machine or args.price_per_hour is not None:
-            model.machine = costs.choose_machine(book, name=args.machine, per_hour=args.price_per_hour)
-        table = plan.options(
-            model,
-            book,
-            images=args.images,
-            platforms=platforms,
-            executors=display_order(set(runs["executor"])),
-            kernel=kernel,
-            memory_mb=args.memory_mb,
-        )
-        local_error = plan.local_errors(scaling.validate(tasks, runs, manifest))
+        book, machine = _book(args)
+        ranked = plan.ranked_options(
+            tasks, runs, manifest, book, question, platforms=args.platforms, memory_mb=args.memory_mb,
+            machine=machine,
+        )  # fmt: skip
     except (OSError, KeyError, ValueError) as exc:
         raise UserError(str(exc).strip("'\"")) from None
-    question = plan.Question(args.images, args.budget_usd, args.deadline_s)
-    ranked = plan.rank(table, question, local_error, plan.published_errors(book))
     if args.json:
-        columns = ["executor", "platform", "workers", "images", "chunk_size", "memory_mb"]
-        columns += ["predicted_wall_s", "predicted_wall_s_low", "predicted_wall_s_high"]
-        columns += ["predicted_cost_usd", "predicted_cost_usd_low", "predicted_cost_usd_high"]
-        columns += ["fits", "marks", "recommended", "trust", "cost_model"]
-        print(json.dumps({"question": question.asked, "options": scaling.json_rows(ranked[columns])}))
-        return 0
-    shown = ranked.assign(
-        time_s=interval_text(ranked, "predicted_wall_s"),
-        cost_usd=interval_text(ranked, "predicted_cost_usd"),
-        pick=["<- recommended" if r else "" for r in ranked["recommended"]],
-    )
-    where = f"{run_dir} ({tables.machine_label(manifest)})"
-    print(f"{args.images:,} images, from {where}; asked: {question.asked}\n")
-    cols = ["pick", "executor", "platform", "workers", "time_s", "cost_usd", "marks"]
-    print(shown[cols].to_string(index=False))
-    print("\nhow far to trust each row (time and cost: median [5-95%] of the model's draws):")
-    for r in shown.itertuples():
-        print(f"  {r.executor}@{r.platform} x{r.workers}: {r.trust}")
+        return _print_json({"question": question.asked, "options": json_rows(ranked[plan.JSON_COLUMNS])})
+    print(plan.format_plan(ranked, question, run_dir, manifest))
     if not ranked["recommended"].any():
         print(f"\nno option fits: {question.asked}", file=sys.stderr)
         return 1
@@ -537,18 +426,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_claim(args: argparse.Namespace) -> int:
     """The pattern's 'up to 50x', measured and projected, split into kernel waste x parallelism."""
-    import json
-
     from bench.analysis import claim
-    from bench.analysis import model as scaling
+    from bench.model.projection import json_rows
 
     result = claim.build_claim(
         args.runs or None, platform=args.platform, memory_mb=args.memory_mb, price_book=args.price_book
     )
     csv_path, json_path = claim.store_claim(result)
     if args.json:
-        print(json.dumps(scaling.json_rows(result["table"])))
-        return 0
+        return _print_json(json_rows(result["table"]))
     print(claim.format_claim(result))
     print(f"\n{csv_path}\n{json_path}")
     return 0
@@ -611,10 +497,7 @@ def add_train_parser(sub) -> None:
     train.set_defaults(func=cmd_train)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="facebench", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def add_run_parser(sub) -> None:
     run = sub.add_parser("run", help="run the kernel under every executor and record the tables")
     # Defaults live in RunConfig (or the suite): a flag left out is None here, so it is known not given.
     run.add_argument("--dataset", help="synthetic[:N] (default synthetic) or an LFW-layout folder")
@@ -668,6 +551,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
+
+def add_data_parser(sub) -> None:
     data = sub.add_parser("data", help="stage a dataset into object storage; fetch LFW")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     stage = data_sub.add_parser("stage", help="upload a dataset as one object per image (idempotent)")
@@ -687,6 +572,8 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
     fetch.set_defaults(func=cmd_data_fetch)
 
+
+def add_s3_parser(sub) -> None:
     s3 = sub.add_parser("s3", help="an S3-compatible endpoint on loopback (moto), for offline runs")
     s3_sub = s3.add_subparsers(dest="s3_command", required=True)
     serve = s3_sub.add_parser("serve", help="serve S3 on 127.0.0.1 until Ctrl-C")
@@ -695,6 +582,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_arguments(serve)
     serve.set_defaults(func=cmd_s3_serve)
 
+
+def add_report_parser(sub) -> None:
     report = sub.add_parser("report", help="a run's figures and captions as one HTML page (PNG + SVG)")
     add_runs(report, "a run folder, a folder of runs (the newest), or a run id (default: the newest run)")
     report.add_argument("--out", help="folder that receives index.html and the figures (default RUN/report)")
@@ -718,6 +607,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(func=cmd_report)
 
+
+def add_compare_parser(sub) -> None:
     compare = sub.add_parser(
         "compare", help="per case wall time of NEW against BASE, with a noise-aware verdict"
     )
@@ -731,6 +622,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="also match cases run on different kinds of backend (this machine, a remote cluster, a cloud)",
     )
     compare.set_defaults(func=cmd_compare)
+
+
+def add_project_parser(sub) -> None:
     project = sub.add_parser(
         "project", help="calibrated scaling model: project a run to N workers, or validate"
     )
@@ -779,6 +673,8 @@ def build_parser() -> argparse.ArgumentParser:
     project.add_argument("--json", action="store_true", help="print only a JSON list on stdout")
     project.set_defaults(func=cmd_project)
 
+
+def add_plan_parser(sub) -> None:
     plan_ = sub.add_parser("plan", help="every option for N images: time, cost, how sure, one recommendation")
     add_runs(plan_, "the run to fit on (default: the newest run)")
     plan_.add_argument("--images", type=int, required=True, help="how many images to plan for")
@@ -794,6 +690,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan_.add_argument("--json", action="store_true", help="print only JSON on stdout")
     plan_.set_defaults(func=cmd_plan)
 
+
+def add_claim_parser(sub) -> None:
     claim = sub.add_parser("claim", help="the pattern's 'up to 50x' on the seed subset, explained")
     add_runs(
         claim,
@@ -805,7 +703,15 @@ def build_parser() -> argparse.ArgumentParser:
     claim.add_argument("--price-book", help="TOML price book to use instead of the packaged one")
     claim.add_argument("--json", action="store_true", help="print only the table as a JSON list")
     claim.set_defaults(func=cmd_claim)
-    add_train_parser(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facebench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (add_run_parser, add_data_parser, add_s3_parser, add_report_parser, add_compare_parser):
+        add(sub)
+    for add in (add_project_parser, add_plan_parser, add_claim_parser, add_train_parser):
+        add(sub)
     return parser
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,20 @@ def _started(folder: Path) -> str:
         return folder.name
 
 
+def newest_run(folder: str | Path, where: Callable[[Path], bool] | None = None) -> Path | None:
+    """The newest run folder directly under ``folder`` (by start time) that ``where`` accepts, if any:
+    the one meaning of "the newest run", for ``resolve_run`` and for a command that searches."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    runs = sorted(
+        (p for p in folder.iterdir() if p.is_dir() and is_run(p)),
+        key=lambda p: (_started(p), p.name),
+        reverse=True,
+    )
+    return next((p for p in runs if where is None or where(p)), None)
+
+
 def resolve_run(text: str | Path | None, root: str | Path = DEFAULT_RUNS) -> Path:
     """The one rule every command uses to find a run.
 
@@ -170,10 +185,9 @@ def resolve_run(text: str | Path | None, root: str | Path = DEFAULT_RUNS) -> Pat
             return candidate
         if (candidate / "index.html").is_file() and is_run(candidate.parent):
             return candidate.parent
-        if candidate.is_dir():
-            runs = [p for p in candidate.iterdir() if p.is_dir() and is_run(p)]
-            if runs:
-                return max(runs, key=lambda p: (_started(p), p.name))
+        newest = newest_run(candidate)
+        if newest is not None:
+            return newest
     if text is None:
         raise UserError(f"no run under {root}; run `facebench run` first, or name a run folder")
     if not Path(text).exists():

@@ -17,24 +17,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import tables
-from bench.analysis import pricing
+from bench.analysis.billing import Machine, choose_machine, cost_of_case, machine_cost
+from bench.analysis.pricebook import load_price_book
 from bench.analysis.statistics import with_case_statistics
 from bench.executors import Billing
 
 
-def reprice(run_dir: Path, machine_name: str | None = None) -> pricing.Machine:
+def reprice(run_dir: Path, machine_name: str | None = None) -> Machine:
     tasks, runs, manifest = tables.read_run(run_dir)
-    book = pricing.load_price_book(None)
+    book = load_price_book(None)
     vcpus = int(manifest["environment"]["cpu_count"])
-    machine = pricing.choose_machine(book, vcpus=vcpus, name=machine_name)
+    machine = choose_machine(book, vcpus=vcpus, name=machine_name)
     billed_as_machine = runs["cost_model"].str.contains(r"/h x wall time", regex=True)
     for i in runs.index[billed_as_machine]:
         old_machine = runs.at[i, "cost_model"].split(" $", 1)[0].split(" x ")[-1]
         wall = float(runs.at[i, "wall_s"])
-        old_compute = pricing.machine_cost(book, old_machine, wall, apply_minimum=False)
+        old_compute = machine_cost(book, old_machine, wall, apply_minimum=False)
         store = str(runs.at[i, "store"])
         requests = 0.0 if store == "local" else float(runs.at[i, "cost_usd"]) - old_compute  # unchanged
-        cost, model = pricing.cost_of_case(
+        cost, model = cost_of_case(
             book, billing=Billing(), machine=machine, workers=int(runs.at[i, "workers"]),
             wall_s=wall, durations_s=[], store="local", gets=0, puts=0,
         )  # fmt: skip

@@ -15,19 +15,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.analysis.pricing import (
+from bench.analysis.billing import (
     DEFAULT_MACHINE,
-    PACKAGED_BOOK,
-    PriceBook,
     billed_duration,
     choose_machine,
     cost_of_case,
-    load_price_book,
     machine_cost,
     serverless_bill,
     serverless_cost,
     storage_cost,
 )
+from bench.analysis.pricebook import PACKAGED_BOOK, PriceBook, load_price_book
 from bench.executors import Billing
 
 

@@ -11,17 +11,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench import tables
 from bench.analysis import claim
-from bench.analysis import model as scaling
-from bench.analysis import pricing as costs
+from bench.analysis.pricebook import load_price_book
 from bench.cli import main
+from bench.model.calibration import COMPUTE_STAGES, Model, fit
+from bench.model.platforms import platform_limits
+from bench.model.projection import predict_case
+from bench.model.simulator import schedule
+from bench.model.validation import validate
 
 # --- the simulator ------------------------------------------------------------------------------------
 
 
 def test_one_worker_is_the_sum_of_service_times_plus_overheads():
     work = np.array([0.5, 1.0, 0.25, 2.0])
-    s = scaling.schedule(work, 1, first_dispatch_s=0.3, dispatch_s=0.01, new_slot_s=0.8, end_gap_s=0.02)
+    s = schedule(work, 1, first_dispatch_s=0.3, dispatch_s=0.01, new_slot_s=0.8, end_gap_s=0.02)
     assert s.makespan_s == pytest.approx(0.3 + 0.8 + work.sum() + 3 * 0.01 + 0.02)
     assert s.slots_used == 1 and s.new_slot.tolist() == [True, False, False, False]
 
@@ -29,7 +34,7 @@ def test_one_worker_is_the_sum_of_service_times_plus_overheads():
 def test_infinite_workers_is_the_slowest_task_plus_overheads():
     rng = np.random.default_rng(1)
     work = rng.exponential(1.0, size=500)
-    s = scaling.schedule(work, 10_000, first_dispatch_s=0.3, per_call_s=0.1, new_slot_s=0.8, end_gap_s=0.02)
+    s = schedule(work, 10_000, first_dispatch_s=0.3, per_call_s=0.1, new_slot_s=0.8, end_gap_s=0.02)
     assert s.makespan_s == pytest.approx(0.3 + 0.1 + 0.8 + work.max() + 0.02)
     assert s.slots_used == 500
 
@@ -45,15 +50,15 @@ def _max_concurrent(start: np.ndarray, end: np.ndarray) -> int:
 
 def test_concurrency_cap_is_honoured():
     work = np.full(1000, 2.0)
-    s = scaling.schedule(work, 64)
+    s = schedule(work, 64)
     assert _max_concurrent(s.start_s, s.end_s) == 64
     assert s.makespan_s == pytest.approx(math.ceil(1000 / 64) * 2.0)
     # a platform cap below the workers asked for
-    book = costs.load_price_book()
-    engine = scaling.platform_limits(book, "ibm_code_engine")
+    book = load_price_book()
+    engine = platform_limits(book, "ibm_code_engine")
     assert engine.concurrency_cap == 64  # 64 vCPU per project at 1 vCPU per instance
     model = _fitted_model()
-    p = scaling.predict_case(
+    p = predict_case(
         model, executor="lithops", workers=1000, images=5000, kernel="optimized", platform=engine
     )
     assert p.slots == 64
@@ -61,17 +66,17 @@ def test_concurrency_cap_is_honoured():
 
 def test_invocation_rate_limit_is_honoured():
     n, limit, window = 1000, 100, 1.0
-    s = scaling.schedule(np.zeros(n), 10_000, invocation_limit=(limit, window))
+    s = schedule(np.zeros(n), 10_000, invocation_limit=(limit, window))
     starts = np.sort(s.start_s)
     # no window of length `window` holds more than `limit` starts
     counts = np.searchsorted(starts, starts + window - 1e-9) - np.arange(n)
     assert counts.max() <= limit
     assert s.makespan_s == pytest.approx((n - 1) // limit * window)
     # IBM Cloud Functions: 5,000 per minute, so 20,000 one-image calls need at least 3 minutes
-    book = costs.load_price_book()
-    cf = scaling.platform_limits(book, "ibm_cloud_functions")
+    book = load_price_book()
+    cf = platform_limits(book, "ibm_cloud_functions")
     assert cf.invocation_limit == (5000, 60.0)
-    p = scaling.predict_case(
+    p = predict_case(
         _fitted_model(),
         executor="lithops",
         workers=1000,
@@ -84,7 +89,7 @@ def test_invocation_rate_limit_is_honoured():
 
 
 def test_scale_limit_delays_new_slots_but_reuses_free_ones():
-    s = scaling.schedule(np.full(300, 0.5), 300, scale_limit=(100, 10.0))
+    s = schedule(np.full(300, 0.5), 300, scale_limit=(100, 10.0))
     new_starts = np.sort(s.start_s[s.new_slot])
     assert (new_starts[100:] - new_starts[:-100] >= 10.0 - 1e-9).all()
     # free warm slots are used rather than waiting 10 s for new ones
@@ -93,15 +98,13 @@ def test_scale_limit_delays_new_slots_but_reuses_free_ones():
 
 def test_a_million_images_on_a_thousand_functions_takes_seconds():
     model = _fitted_model()
-    book = costs.load_price_book()
-    aws = scaling.platform_limits(book, "aws_lambda")
+    book = load_price_book()
+    aws = platform_limits(book, "aws_lambda")
     t0 = time.perf_counter()
-    p = scaling.predict_case(
+    p = predict_case(
         model, executor="lithops", workers=1000, images=1_000_000, kernel="optimized", platform=aws, book=book
     )
-    local = scaling.predict_case(
-        model, executor="processes", workers=1000, images=1_000_000, kernel="optimized"
-    )
+    local = predict_case(model, executor="processes", workers=1000, images=1_000_000, kernel="optimized")
     assert time.perf_counter() - t0 < 10
     assert p.slots == 1000 and p.predicted_cost_usd > 0
     # 1,000 workers on this machine's cores share them: far slower than 1,000 functions
@@ -202,13 +205,13 @@ def synthetic_run() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     return pd.DataFrame(rows), pd.DataFrame(runs), {"environment": {"cpu_count": 2}}
 
 
-def _fitted_model() -> scaling.Model:
-    return scaling.fit(*synthetic_run())
+def _fitted_model() -> Model:
+    return fit(*synthetic_run())
 
 
 def test_fit_recovers_known_parameters():
     tasks, runs, manifest = synthetic_run()
-    model = scaling.fit(tasks, runs, manifest)
+    model = fit(tasks, runs, manifest)
     over = model.overheads["processes"]
     assert over.first_dispatch_s == pytest.approx(KNOWN["first_dispatch_s"], abs=1e-3)
     assert over.dispatch_s == pytest.approx(KNOWN["dispatch_s"], abs=1e-3)
@@ -230,22 +233,20 @@ def test_fit_recovers_known_parameters():
 def test_fit_sees_workers_sharing_cores():
     tasks, runs, manifest = synthetic_run()
     two = tasks["workers"] == 2
-    for col in scaling.COMPUTE_STAGES:
+    for col in COMPUTE_STAGES:
         tasks.loc[two, col] *= 2.0  # as if two workers had one core between them
-    model = scaling.fit(tasks, runs, manifest)
+    model = fit(tasks, runs, manifest)
     assert model.cores == pytest.approx(1.0, rel=0.1)
     assert np.median(model.dist("optimized").compute_s) == pytest.approx(0.055, abs=0.005)
 
 
 def test_model_fit_on_one_case_predicts_another():
     tasks, runs, manifest = synthetic_run()
-    model = scaling.fit(tasks, runs, manifest, cases=["processes-optimized-w1-c10"])
-    p = scaling.predict_case(
-        model, executor="processes", workers=2, images=200, kernel="optimized", chunk_size=10
-    )
+    model = fit(tasks, runs, manifest, cases=["processes-optimized-w1-c10"])
+    p = predict_case(model, executor="processes", workers=2, images=200, kernel="optimized", chunk_size=10)
     measured = runs.set_index("case_id").at["processes-optimized-w2-c10", "wall_s"]
     assert p.predicted_wall_s == pytest.approx(measured, rel=0.1)
-    table = scaling.validate(tasks, runs, manifest)
+    table = validate(tasks, runs, manifest)
     assert set(table["scheme"]) == {"workers", "leave-one-out"}
     # never fit and scored on the same case
     assert all(row.case_id not in row.fit_on.split(",") for row in table.itertuples())
@@ -368,3 +369,20 @@ def test_claim_finds_the_other_kernel_beside_the_run(tmp_path):
     picked = claim.pick_runs([str(tmp_path / "20260101-000000-aaaa")], root=tmp_path)
     assert picked["naive"].name == "20260101-000001-bbbb"
     assert claim.pick_runs(None, root=tmp_path) == picked
+
+
+def test_claim_finds_the_newest_run_by_the_one_rule_every_command_uses(tmp_path):
+    """The newest is the newest by start time (tables.newest_run), as resolve_run has it, not by name."""
+    for name, kernel, started in (
+        ("b-naive-older", "naive", "2026-01-01T00:00:00"),
+        ("a-naive-newer", "naive", "2026-01-02T00:00:00"),
+        ("c-optimized", "optimized", "2026-01-01T00:00:00"),
+    ):
+        d = tmp_path / name
+        d.mkdir()
+        pd.DataFrame({"executor": ["sequential"], "kernel": [kernel]}).to_parquet(d / "runs.parquet")
+        pd.DataFrame({"key": []}).to_parquet(d / "tasks.parquet")
+        manifest = {"started_at": started, "dataset": {"name": "seed", "images": 24}}
+        (d / "manifest.json").write_text(json.dumps(manifest))
+    assert claim.pick_runs(None, root=tmp_path)["naive"].name == "a-naive-newer"
+    assert tables.resolve_run(None, root=tmp_path).name == "a-naive-newer"

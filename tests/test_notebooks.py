@@ -51,7 +51,7 @@ def test_executes_against_a_small_run(path, small_run, monkeypatch):
     book, outputs, text = execute(path, small_run, monkeypatch)
     assert small_run.name in text  # it read the run it was pointed at
     figures = [out for out in outputs if "image/png" in out.get("data", {})]
-    drawn = sum("fig, caption = plots." in cell.source for cell in code_cells(book))
+    drawn = sum("fig, caption = " in cell.source for cell in code_cells(book))
     assert drawn >= 1 and len(figures) == drawn
     if path.stem == "05-training":  # the small run has no train/ folder: the notebook says so
         assert "Training has not run" in text

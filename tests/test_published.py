@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.analysis import model as scaling
-from bench.analysis import pricing as costs
-from bench.analysis.published import CALIBRATION_JOBS, calibrate, read_published, validate_published
-from bench.analysis.workload import job_schedule, project_workload, service_times
+from bench.analysis.pricebook import load_price_book
+from bench.model.platforms import platform_limits
+from bench.model.published import CALIBRATION_JOBS, calibrate, read_published, validate_published
+from bench.model.simulator import schedule
+from bench.model.workload import job_schedule, project_workload, service_times
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +32,13 @@ def test_every_published_job_is_traceable_and_complete(published):
 @pytest.mark.parametrize("platform", ["ibm_cloud_functions", "aws_lambda"])
 def test_the_price_book_holds_what_the_calibration_jobs_give(published, platform):
     terms = calibrate(*published, platform)
-    book = scaling.platform_limits(costs.load_price_book(), platform)
+    book = platform_limits(load_price_book(), platform)
     for key, value in terms.items():
         assert getattr(book, key) == pytest.approx(value, abs=1e-3), key
 
 
 def test_validation_jobs_are_predicted_within_a_few_percent_and_the_terms_matter():
-    table = validate_published(costs.load_price_book(), draws=10)
+    table = validate_published(load_price_book(), draws=10)
     scored = table[table["role"] == "validation"]
     assert len(scored) == 8 and set(scored["platform"]) == {"ibm_cloud_functions", "aws_lambda"}
     error = scored["rel_error"].abs()
@@ -47,13 +48,13 @@ def test_validation_jobs_are_predicted_within_a_few_percent_and_the_terms_matter
 
 
 def test_the_client_thread_pool_paces_invocations():
-    s = scaling.schedule(np.zeros(1000), 1000, client_limit=(100, 0.5))
+    s = schedule(np.zeros(1000), 1000, client_limit=(100, 0.5))
     assert s.start_s.max() == pytest.approx(9 * 0.5)
     assert np.sort(s.start_s)[100] == pytest.approx(0.5)
 
 
 def test_a_lithops_job_pays_setup_storage_and_polling_a_direct_one_does_not():
-    cf = scaling.platform_limits(costs.load_price_book(), "ibm_cloud_functions")
+    cf = platform_limits(load_price_book(), "ibm_cloud_functions")
     platform = replace(cf, poll_interval_s=0)
     work = np.full(10, 1.0)
     rng = np.random.default_rng(0)
@@ -74,7 +75,7 @@ def test_service_time_from_a_number_or_a_csv_and_projected_in_waves(tmp_path):
     assert service_times(str(path)).tolist() == [1.0, 3.0]
     with pytest.raises(ValueError):
         service_times(str(tmp_path / "missing.csv"))
-    platform = scaling.platform_limits(costs.load_price_book(), "aws_lambda", 1769)
+    platform = platform_limits(load_price_book(), "aws_lambda", 1769)
     table = project_workload(
         np.array([2.0]), platform, workers=[1000], images=3000, chunk_size=1, invocation="direct", draws=3
     )

@@ -11,15 +11,23 @@ import pytest
 from conftest import copy_run
 
 from bench import tables
+from bench.analysis.statistics import case_summary, pareto
 from bench.cli import main
 from bench.errors import UserError
-from bench.report import figures as plots
+from bench.report.cost import cost
+from bench.report.data import DISPATCH, OTHER_IN_WORKER, STAGES, RunData
+from bench.report.figures import FIGURES, all_figures, load_run
 from bench.report.page import write_report
+from bench.report.projection import projection as projection_figure
+from bench.report.scaling import efficiency, speedup, throughput
+from bench.report.stages import TAIL_IDLE, service_time, stage_breakdown, stages
+from bench.report.timeline import default_case, timeline
+from bench.report.training import training
 
 
 @pytest.fixture(scope="module")
-def data(small_run) -> plots.RunData:
-    return plots.load_run(small_run)
+def data(small_run) -> RunData:
+    return load_run(small_run)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +47,7 @@ def labels(ax) -> list[str]:
     return [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]
 
 
-def says_what_was_measured(caption: str, data: plots.RunData) -> None:
+def says_what_was_measured(caption: str, data: RunData) -> None:
     """Every present figure's caption names the machine and the repeats, and one line is one line."""
     assert "\n" not in caption
     assert tables.machine_label(data.manifest) in caption
@@ -48,7 +56,7 @@ def says_what_was_measured(caption: str, data: plots.RunData) -> None:
 
 def test_speedup_has_one_line_per_executor_the_ideal_and_the_cores(data, four_executors):
     for runs in (data.runs, four_executors):
-        fig, caption = plots.speedup(runs, data.manifest)
+        fig, caption = speedup(runs, data.manifest)
         ax = fig.axes[0]
         executors = list(dict.fromkeys(runs["executor"]))
         drawn = labels(ax)
@@ -59,15 +67,15 @@ def test_speedup_has_one_line_per_executor_the_ideal_and_the_cores(data, four_ex
         says_what_was_measured(caption, data)
         assert "spread" in caption and all(name in caption for name in executors)
     # The sequential case is the reference: exactly 1 at one worker.
-    fig, _ = plots.speedup(data.runs, data.manifest)
+    fig, _ = speedup(data.runs, data.manifest)
     sequential = next(line for line in fig.axes[0].get_lines() if line.get_label() == "sequential")
     assert list(sequential.get_xdata()) == [1] and sequential.get_ydata()[0] == pytest.approx(1.0)
 
 
 def test_efficiency_is_speedup_over_workers(data):
-    fig, caption = plots.efficiency(data.runs, data.manifest)
+    fig, caption = efficiency(data.runs, data.manifest)
     ax = fig.axes[0]
-    summary = plots.case_summary(data.runs)
+    summary = case_summary(data.runs)
     processes = next(line for line in ax.get_lines() if line.get_label() == "processes")
     expected = summary[summary["executor"] == "processes"].sort_values("workers")
     assert np.allclose(processes.get_ydata(), expected["speedup"] / expected["workers"])
@@ -76,10 +84,10 @@ def test_efficiency_is_speedup_over_workers(data):
 
 
 def test_throughput_has_one_bar_per_case_at_its_median(data, four_executors):
-    fig, caption = plots.throughput(four_executors, data.manifest)
+    fig, caption = throughput(four_executors, data.manifest)
     ax = fig.axes[0]
     bars = [p for p in ax.patches if np.isfinite(p.get_height()) and p.get_height() > 0]
-    summary = plots.case_summary(four_executors)
+    summary = case_summary(four_executors)
     assert len(bars) == len(summary)
     heights = sorted(p.get_height() for p in bars)
     assert np.allclose(heights, sorted(summary["images_per_s"]))
@@ -88,10 +96,10 @@ def test_throughput_has_one_bar_per_case_at_its_median(data, four_executors):
 
 
 def test_stages_stack_to_the_offered_worker_time_with_dispatch_and_cold_start(data):
-    table = plots.stage_breakdown(data.tasks, data.runs)
-    parts = [label for _, label in plots.STAGES] + [plots.OTHER_IN_WORKER, plots.DISPATCH, plots.TAIL_IDLE]
+    table = stage_breakdown(data.tasks, data.runs)
+    parts = [label for _, label in STAGES] + [OTHER_IN_WORKER, DISPATCH, TAIL_IDLE]
     assert np.allclose(table[parts].sum(axis=1), table["total"], rtol=0.02)
-    assert (table[plots.TAIL_IDLE] >= 0).all() and (table[plots.TAIL_IDLE] > 0).any()
+    assert (table[TAIL_IDLE] >= 0).all() and (table[TAIL_IDLE] > 0).any()
     expected = (
         (data.runs["workers"] * data.runs["wall_s"] / data.runs["images"])
         .groupby(data.runs["case_id"])
@@ -100,7 +108,7 @@ def test_stages_stack_to_the_offered_worker_time_with_dispatch_and_cold_start(da
     assert np.allclose(table.set_index("case_id")["total"], expected.reindex(table["case_id"]))
     assert (table["cold start (model load)"] > 0).all()  # every case's first repeat loads the models
 
-    fig, caption = plots.stages(data.tasks, data.runs, data.manifest)
+    fig, caption = stages(data.tasks, data.runs, data.manifest)
     ax = fig.axes[0]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert set(legend) == set(parts)
@@ -111,10 +119,10 @@ def test_stages_stack_to_the_offered_worker_time_with_dispatch_and_cold_start(da
 
 def test_timeline_has_one_row_per_worker_and_one_bar_per_image(data):
     case = "processes-optimized-w2-c1"
-    assert plots.default_case(data.runs) == case
+    assert default_case(data.runs) == case
     sel = data.tasks[(data.tasks["case_id"] == case) & (data.tasks["repeat"] == 0)]
     for colour_by in ("stage", "cold_start"):
-        fig, caption = plots.timeline(data.tasks, data.runs, data.manifest, colour_by=colour_by)
+        fig, caption = timeline(data.tasks, data.runs, data.manifest, colour_by=colour_by)
         ax = fig.axes[0]
         assert len(ax.get_yticks()) == sel["worker"].nunique()
         outlines = [c for c in ax.collections if c.get_gid() == "outline"]
@@ -124,11 +132,11 @@ def test_timeline_has_one_row_per_worker_and_one_bar_per_image(data):
         assert f"({sel['worker'].nunique()} seen)" in caption and f"({len(sel)})" in caption
         assert tables.machine_label(data.manifest) in caption and "2 repeats" in caption
     with pytest.raises(UserError):
-        plots.timeline(data.tasks, data.runs, data.manifest, case_id="no-such-case")
+        timeline(data.tasks, data.runs, data.manifest, case_id="no-such-case")
 
 
 def test_service_time_has_one_ecdf_per_executor(data):
-    fig, caption = plots.service_time(data.tasks, data.manifest)
+    fig, caption = service_time(data.tasks, data.manifest)
     ax = fig.axes[0]
     assert labels(ax) == ["sequential", "processes"]
     for line in ax.get_lines():
@@ -141,29 +149,23 @@ def test_service_time_has_one_ecdf_per_executor(data):
 
 def test_cost_says_when_it_is_absent_and_draws_the_pareto_front_when_present(data):
     unpriced = data.runs.assign(cost_usd=np.nan)
-    absent = plots.cost(unpriced, data.manifest)
+    absent = cost(unpriced, data.manifest)
     assert absent.absent and absent.caption.startswith("Cost is absent")
 
     priced = data.runs.assign(
         cost_usd=data.runs["wall_s"] * data.runs["workers"] * 1e-5, cost_model="test book"
     )
-    plot = plots.cost(priced, data.manifest)
+    plot = cost(priced, data.manifest)
     assert not plot.absent
     assert "Pareto front" in labels(plot.figure.axes[0])
-    front = plots.pareto_front(plots.case_summary(priced))
+    summary = case_summary(priced)
+    front = summary[pareto(summary)]
     assert "Pareto-optimal" in plot.caption and all(case in plot.caption for case in front["case_id"])
     assert "test book" in plot.caption and "2 repeats" in plot.caption
 
 
-def test_pareto_front_keeps_only_undominated_cases():
-    points = pd.DataFrame(
-        {"case_id": list("abcd"), "wall_s": [1.0, 2.0, 3.0, 2.5], "cost_usd": [5.0, 3.0, 1.0, 4.0]}
-    )
-    assert list(plots.pareto_front(points)["case_id"]) == ["a", "b", "c"]
-
-
 def test_projection_is_drawn_with_the_patterns_figures_when_asked(data):
-    absent = plots.projection(data.runs, data.manifest, None)
+    absent = projection_figure(data.runs, data.manifest, None)
     assert absent.absent and "absent" in absent.caption
 
     workers = [1, 2, 10, 100, 1000]
@@ -184,7 +186,7 @@ def test_projection_is_drawn_with_the_patterns_figures_when_asked(data):
         ]
     )
     # by default: the user's question only (the largest image count), no pattern marks
-    plain = plots.projection(data.runs, data.manifest, projection)
+    plain = projection_figure(data.runs, data.manifest, projection)
     assert "13,233 images" in plain.caption and "up to 50x" not in plain.caption
     assert not any("pattern" in line.get_label() for line in plain.figure.axes[0].get_lines())
     # a projection with intervals draws them as bands, and says what they are
@@ -192,10 +194,10 @@ def test_projection_is_drawn_with_the_patterns_figures_when_asked(data):
         predicted_wall_s_low=projection["predicted_wall_s"] * 0.9,
         predicted_wall_s_high=projection["predicted_wall_s"] * 1.1,
     )
-    with_band = plots.projection(data.runs, data.manifest, banded)
+    with_band = projection_figure(data.runs, data.manifest, banded)
     assert len(with_band.figure.axes[0].collections) > len(plain.figure.axes[0].collections)
     assert "5-95% interval" in with_band.caption
-    plot = plots.projection(data.runs, data.manifest, projection, images=1584, pattern_marks=True)
+    plot = projection_figure(data.runs, data.manifest, projection, images=1584, pattern_marks=True)
     ax = plot.figure.axes[0]
     drawn = labels(ax)
     projected = [label for label in drawn if label.endswith("(projected)")]
@@ -221,15 +223,15 @@ def test_report_draws_the_projection_for_the_images_asked(small_run, tmp_path):
     assert "Projected wall time for 50,000 images" in index.read_text()
     from bench.report.page import project_for
 
-    drawn = project_for(plots.load_run(small_run), 50000, ["local", "aws_lambda"])
+    drawn = project_for(load_run(small_run), 50000, ["local", "aws_lambda"])
     assert set(drawn["platform"]) == {"local", "aws_lambda"} and (drawn["images"] == 50000).all()
 
 
 def test_training_says_when_it_has_not_run(data):
     assert data.training is None
-    absent = plots.training(None, data.manifest)
+    absent = training(None, data.manifest)
     assert absent.absent and absent.caption.startswith("Training has not run")
-    plot = plots.training({"model": "embeddings", "top1": 0.97, "top5": 0.99}, data.manifest)
+    plot = training({"model": "embeddings", "top1": 0.97, "top5": 0.99}, data.manifest)
     assert not plot.absent and "top1 0.970" in plot.caption
 
 
@@ -237,23 +239,23 @@ def test_report_references_every_figure_and_is_itself_a_run_folder(small_run, tm
     out = tmp_path / "report"
     index = write_report(small_run, out)
     page = index.read_text()
-    figures = plots.all_figures(plots.load_run(small_run))
-    assert list(figures) == plots.FIGURES
+    figures = all_figures(load_run(small_run))
+    assert list(figures) == FIGURES
     for number, (name, plot) in enumerate(figures.items(), start=1):
         assert f'<figure id="{name}"' in page and f"Figure {number}." in page
         assert f'src="{name}.png"' in page and f'href="{name}.svg"' in page
         assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.svg").is_file()
         assert html.escape(plot.caption.split(";")[0]) in page
     assert "http://" not in page and "https://" not in page  # nothing fetched from the network
-    loaded = plots.load_run(out)  # the report folder opens as a run, without the images
-    assert len(loaded.runs) == len(plots.load_run(small_run).runs) and not (out / "output").exists()
+    loaded = load_run(out)  # the report folder opens as a run, without the images
+    assert len(loaded.runs) == len(load_run(small_run).runs) and not (out / "output").exists()
 
 
 def test_report_cli_embeds_on_request_and_finds_the_newest_run(small_run, tmp_path, capsys):
     out = tmp_path / "embedded"
     assert main(["report", str(small_run.parent), "--out", str(out), "--embed"]) == 0
     page = (out / "index.html").read_text()
-    assert page.count("data:image/png;base64,") == len(plots.FIGURES)
+    assert page.count("data:image/png;base64,") == len(FIGURES)
     assert str(out / "index.html") in capsys.readouterr().out
 
 

@@ -129,36 +129,25 @@ def test_committed_single_repeat_results_summarise_with_nan_intervals(name):
     assert summary["speedup"].notna().all()
 
 
-def test_equal_cost_finds_the_fastest_for_the_money_and_the_cheapest_for_the_time():
+def test_the_pareto_front_keeps_undominated_and_equal_points_and_leaves_out_missing_ones():
     summary = pd.DataFrame(
         {
-            "case_id": ["s", "p2", "p4", "l2", "l8"],
-            "executor": ["sequential", "processes", "processes", "lithops", "lithops"],
-            "wall_s": [10.0, 5.0, 3.0, 6.0, 2.0],
-            "wall_s_ci_low": [9.0, 4.5, 2.5, 5.0, 1.5],
-            "wall_s_ci_high": [11.0, 5.5, 3.5, 7.0, 2.5],
-            "cost_usd": [1.0, 1.2, 2.0, 0.5, 3.0],
+            "case_id": ["s", "p2", "p4", "l2", "l8", "l2b", "w", "u"],
+            "wall_s": [10.0, 5.0, 3.0, 6.0, 2.0, 6.0, 6.0, 1.0],
+            "cost_usd": [1.0, 1.2, 2.0, 0.5, 3.0, 0.5, 0.7, math.nan],
         }
     )
-    table = st.equal_cost(summary).set_index("executor")
-    # Default budget: 1.2 (processes' cheapest), the tightest every executor can meet; default deadline 10 s.
-    assert table["budget_usd"].iloc[0] == 1.2 and table["deadline_s"].iloc[0] == 10.0
-    assert table.loc["processes", "case_at_budget"] == "p2" and table.loc["lithops", "case_at_budget"] == "l2"
-    assert table.loc["lithops", "wall_s_at_budget"] == 6.0
-    assert table.loc["sequential", "cost_usd_at_deadline"] == 1.0
-    assert table.loc["lithops", "cost_usd_at_deadline"] == 0.5
-    # The sequential case is dominated by l2 (faster and cheaper); every other case is on the front.
-    assert set(summary.loc[st.pareto(summary), "case_id"]) == {"l2", "p2", "p4", "l8"}
-    assert not table.loc["sequential", "on_front"] and table.loc["processes", "on_front"]
-    tight = st.equal_cost(summary, budget_usd=0.9, deadline_s=2.5).set_index("executor")
-    assert math.isnan(tight.loc["processes", "wall_s_at_budget"])
-    assert tight.loc["lithops", "case_at_deadline"] == "l8"
+    front = set(summary.loc[st.pareto(summary), "case_id"])
+    # s is beaten by l2 on both; w ties l2 on time and costs more; l2 and l2b are equal: neither beats
+    # the other, so both are on it; u has no cost and is not compared
+    assert front == {"l2", "l2b", "p2", "p4", "l8"}
+    assert not st.pareto(summary.iloc[:0]).any()
 
 
 def test_the_figures_whiskers_are_the_intervals_and_absent_when_not_measured():
     from matplotlib.collections import LineCollection
 
-    from bench.report import figures as plots
+    from bench.report.scaling import speedup, throughput
 
     manifest = {"environment": {"cpu_count": 2}, "dataset": {"name": "synthetic:12", "images": 12}}
     walls = [2.0, 2.2, 1.8, 2.1, 1.9, 2.0, 2.3]
@@ -171,7 +160,7 @@ def test_the_figures_whiskers_are_the_intervals_and_absent_when_not_measured():
         segments = [s for c in lines for s in c.get_segments() if len(s)]  # a NaN interval draws none
         return {tuple(np.round(sorted(s[:, 1]), 6)) for s in segments}
 
-    for figure, metric in ((plots.speedup, "speedup"), (plots.throughput, "images_per_s")):
+    for figure, metric in ((speedup, "speedup"), (throughput, "images_per_s")):
         plot = figure(runs, manifest)
         low, high = summary[f"{metric}_ci_low"].round(6), summary[f"{metric}_ci_high"].round(6)
         expected = set(zip(low, high, strict=True))

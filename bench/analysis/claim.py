@@ -17,18 +17,23 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from bench import tables
-from bench.analysis import model as scaling
-from bench.analysis import pricing as costs
+from bench.analysis.billing import DEFAULT_MACHINE, machine_cost
 from bench.analysis.pattern import PATTERN
-from bench.analysis.scenarios import pattern_2019
+from bench.analysis.pricebook import load_price_book
 from bench.errors import UserError
+from bench.model.calibration import fit, read_run
+from bench.model.platforms import SERVERLESS_PLATFORMS, platform_limits
+from bench.model.projection import Prediction, json_rows, predict_case
+from bench.model.scenarios import pattern_2019
 
 CLAIM_COLUMNS = [
     "section",
@@ -76,17 +81,12 @@ def _dataset_of(run_dir: Path) -> tuple[str, int] | None:
     return str(d.get("name")), int(d.get("images") or 0)
 
 
-def _newest(folder: Path, kernel: str, dataset: tuple[str, int] | None) -> Path | None:
-    """The newest run folder under ``folder`` with a sequential case of ``kernel`` (on ``dataset``)."""
-    if not folder.is_dir():
-        return None
-    candidates = sorted((p for p in folder.iterdir() if (p / "runs.parquet").is_file()), reverse=True)
-    for run_dir in candidates:  # run ids start with a UTC timestamp: newest first
-        if kernel in _kernels_with_sequential(run_dir) and (
-            dataset is None or _dataset_of(run_dir) == dataset
-        ):
-            return run_dir
-    return None
+def _with_sequential(kernel: str, dataset: tuple[str, int] | None) -> Callable[[Path], bool]:
+    """Whether a run has a sequential case of ``kernel`` (on ``dataset``): what ``tables.newest_run``
+    looks for when a kernel's run is not given."""
+    return lambda run_dir: (
+        kernel in _kernels_with_sequential(run_dir) and (dataset is None or _dataset_of(run_dir) == dataset)
+    )
 
 
 def pick_runs(given: list[str] | None, root: str | Path = tables.DEFAULT_RUNS) -> dict[str, Path]:
@@ -97,7 +97,7 @@ def pick_runs(given: list[str] | None, root: str | Path = tables.DEFAULT_RUNS) -
         for kernel in sorted(_kernels_with_sequential(run_dir)):
             picked.setdefault(kernel, run_dir)
     if not folders:
-        newest = _newest(Path(root), "optimized", None)
+        newest = tables.newest_run(root, _with_sequential("optimized", None))
         if newest is not None:
             picked["optimized"] = newest
     anchor = folders[0] if folders else picked.get("optimized")
@@ -105,7 +105,7 @@ def pick_runs(given: list[str] | None, root: str | Path = tables.DEFAULT_RUNS) -
     search = anchor.parent if anchor else Path(root)
     for kernel in ("optimized", "naive"):
         if kernel not in picked:
-            found = _newest(search, kernel, dataset)
+            found = tables.newest_run(search, _with_sequential(kernel, dataset))
             if found is not None:
                 picked[kernel] = found
     missing = [k for k in ("optimized", "naive") if k not in picked]
@@ -123,7 +123,7 @@ def pick_runs(given: list[str] | None, root: str | Path = tables.DEFAULT_RUNS) -
 
 
 def _load(kernel: str, run_dir: Path) -> RunPick:
-    tasks, runs, manifest = scaling.read_run(run_dir)
+    tasks, runs, manifest = read_run(run_dir)
     return RunPick(
         kernel, run_dir, tasks[tasks["kernel"] == kernel], runs[runs["kernel"] == kernel], manifest
     )
@@ -158,13 +158,13 @@ def build_claim(
     picked = pick_runs(given, root)
     opt, naive = _load("optimized", picked["optimized"]), _load("naive", picked["naive"])
     try:
-        book = costs.load_price_book(price_book)
+        book = load_price_book(price_book)
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot use the price book: {exc}") from None
-    if platform not in scaling.SERVERLESS_PLATFORMS:
-        raise UserError(f"--platform takes one of {', '.join(scaling.SERVERLESS_PLATFORMS)}")
+    if platform not in SERVERLESS_PLATFORMS:
+        raise UserError(f"--platform takes one of {', '.join(SERVERLESS_PLATFORMS)}")
     try:
-        cloud = scaling.platform_limits(book, platform, memory_mb)
+        cloud = platform_limits(book, platform, memory_mb)
     except (KeyError, ValueError) as exc:
         raise UserError(str(exc)) from None
 
@@ -188,8 +188,8 @@ def build_claim(
         images=PATTERN["images"],
         time_s=claimed_single,
         speedup=1.0,
-        cost_usd=costs.machine_cost(book, costs.DEFAULT_MACHINE, claimed_single, apply_minimum=False),
-        note=f"as published; cost as {costs.DEFAULT_MACHINE}; speedups in this section over 2,200 s",
+        cost_usd=machine_cost(book, DEFAULT_MACHINE, claimed_single, apply_minimum=False),
+        note=f"as published; cost as {DEFAULT_MACHINE}; speedups in this section over 2,200 s",
     )
     add(
         "claimed",
@@ -249,26 +249,16 @@ def build_claim(
     # Projected by the model fit on both runs (each kernel's own cases).
     tasks = pd.concat([opt.tasks, naive.tasks], ignore_index=True)
     runs = pd.concat([opt.runs, naive.runs], ignore_index=True)
-    model = scaling.fit(tasks, runs, opt.manifest)
+    model = fit(tasks, runs, opt.manifest)
 
-    def predict(kernel: str, workers: int, chunk: int) -> scaling.Prediction:
-        return scaling.predict_case(
-            model,
-            executor="lithops",
-            workers=workers,
-            images=images,
-            kernel=kernel,
-            chunk_size=chunk,
-            platform=cloud,
-            book=book,
-        )
+    predict = partial(predict_case, model, executor="lithops", images=images, platform=cloud, book=book)
 
     grid = sorted({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, images, cloud.concurrency_cap or images})
     grid = [w for w in grid if w <= images]
-    projected: dict[tuple[str, str], scaling.Prediction] = {}
+    projected: dict[tuple[str, str], Prediction] = {}
     for kernel in ("naive", "optimized"):
-        projected[(kernel, "pattern")] = predict(kernel, images, 1)
-        candidates = [predict(kernel, w, math.ceil(images / w)) for w in grid]
+        projected[(kernel, "pattern")] = predict(kernel=kernel, workers=images, chunk_size=1)
+        candidates = [predict(kernel=kernel, workers=w, chunk_size=math.ceil(images / w)) for w in grid]
         feasible = [
             p for p in candidates if not cloud.timeout_s or p.durations_s.max(initial=0) <= cloud.timeout_s
         ] or candidates
@@ -375,7 +365,7 @@ def store_claim(result: dict) -> tuple[Path, Path]:
     csv_path, json_path = out / "claim.csv", out / "claim.json"
     tables.write_atomic(csv_path, table.to_csv(index=False).encode())
     doc = {k: v for k, v in result.items() if k not in ("table", "out_dir")}
-    doc["rows"] = scaling.json_rows(table)
+    doc["rows"] = json_rows(table)
     tables.write_json(doc, json_path)
     return csv_path, json_path
 

@@ -15,17 +15,28 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
-from bench.analysis.calibration import Model
-from bench.analysis.platforms import SERVERLESS_PLATFORMS, platform_limits
+from bench import tables
+from bench.analysis.billing import Machine
 from bench.analysis.pricebook import PriceBook
-from bench.analysis.projection import project
-from bench.analysis.published import validate_published
+from bench.executors import display_order
+from bench.model.calibration import Model, fit
+from bench.model.intervals import interval_text
+from bench.model.platforms import SERVERLESS_PLATFORMS, platform_limits
+from bench.model.projection import project
+from bench.model.published import validate_published
+from bench.model.validation import validate
 
 #: Functions tried on a serverless platform when the user names none.
 DEFAULT_FUNCTIONS = (10, 100, 1000)
+#: What ``facebench plan --json`` gives per option.
+JSON_COLUMNS = ["executor", "platform", "workers", "images", "chunk_size", "memory_mb"]
+JSON_COLUMNS += ["predicted_wall_s", "predicted_wall_s_low", "predicted_wall_s_high"]
+JSON_COLUMNS += ["predicted_cost_usd", "predicted_cost_usd_low", "predicted_cost_usd_high"]
+JSON_COLUMNS += ["fits", "marks", "recommended", "trust", "cost_model"]
 MARKS = ("fastest under budget", "cheapest under deadline", "best time x cost", "fastest", "cheapest")
 
 
@@ -106,7 +117,7 @@ def local_errors(validation: pd.DataFrame) -> dict[str, float]:
 
 def published_errors(book: PriceBook) -> dict[str, tuple[float, int]]:
     """Per serverless platform, the model's median absolute error on the published jobs it was not
-    calibrated on (results/published, bench/analysis/published.py), and how many there are."""
+    calibrated on (results/published, bench/model/published.py), and how many there are."""
     table = validate_published(book, draws=10)
     held_out = table[table["role"] == "validation"]
     errors = held_out.assign(e=held_out["rel_error"].abs()).groupby("platform")["e"]
@@ -201,3 +212,52 @@ def platforms_from(text: Sequence[str] | None) -> list[str]:
             f"unknown platform(s) {', '.join(unknown)}; choose from local, {', '.join(SERVERLESS_PLATFORMS)}"
         )
     return names
+
+
+def ranked_options(
+    tasks: pd.DataFrame,
+    runs: pd.DataFrame,
+    manifest: dict,
+    book: PriceBook,
+    question: Question,
+    *,
+    platforms: Sequence[str] | None = None,
+    memory_mb: float | None = None,
+    machine: Machine | None = None,
+) -> pd.DataFrame:
+    """Every option for the question's images from the model fit on a run (its optimized kernel where
+    it has one), ranked, each with how far to trust it: what ``facebench plan`` prints."""
+    kernels = sorted(set(tasks["kernel"]))
+    kernel = "optimized" if "optimized" in kernels else kernels[0]
+    names = platforms_from(platforms)
+    model = fit(tasks, runs, manifest, machine=machine)
+    table = options(
+        model,
+        book,
+        images=question.images,
+        platforms=names,
+        executors=display_order(set(runs["executor"])),
+        kernel=kernel,
+        memory_mb=memory_mb,
+    )
+    local_error = local_errors(validate(tasks, runs, manifest))
+    return rank(table, question, local_error, published_errors(book))
+
+
+def format_plan(ranked: pd.DataFrame, question: Question, run_dir: Path, manifest: dict) -> str:
+    """``facebench plan``'s text: the options with their intervals and marks, then the trust notes."""
+    shown = ranked.assign(
+        time_s=interval_text(ranked, "predicted_wall_s"),
+        cost_usd=interval_text(ranked, "predicted_cost_usd"),
+        pick=["<- recommended" if r else "" for r in ranked["recommended"]],
+    )
+    where = f"{run_dir} ({tables.machine_label(manifest)})"
+    cols = ["pick", "executor", "platform", "workers", "time_s", "cost_usd", "marks"]
+    lines = [
+        f"{question.images:,} images, from {where}; asked: {question.asked}\n",
+        shown[cols].to_string(index=False),
+        "\nhow far to trust each row (time and cost: median [5-95%] of the model's draws):",
+    ]
+    return "\n".join(
+        lines + [f"  {r.executor}@{r.platform} x{r.workers}: {r.trust}" for r in shown.itertuples()]
+    )

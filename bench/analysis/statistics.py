@@ -193,53 +193,16 @@ def case_summary(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def pareto(summary: pd.DataFrame, x: str = "wall_s", y: str = "cost_usd") -> pd.Series:
-    """Per row, whether no other row is at least as good on both x and y and better on one."""
+    """Per row, whether it is on the Pareto front (lower is better on both): no other row is at least
+    as good on x and y and better on one. Equal points beat neither each other, so all of them are on
+    the front; a row missing x or y is not compared and is not on it."""
     xs, ys = summary[x].to_numpy(float), summary[y].to_numpy(float)
+    known = np.isfinite(xs) & np.isfinite(ys)
     dominated = [
-        bool(np.any((xs <= xs[i]) & (ys <= ys[i]) & ((xs < xs[i]) | (ys < ys[i])))) for i in range(len(xs))
+        bool(np.any(known & (xs <= xs[i]) & (ys <= ys[i]) & ((xs < xs[i]) | (ys < ys[i]))))
+        for i in range(len(xs))
     ]
-    return pd.Series(~np.array(dominated, dtype=bool), index=summary.index)
-
-
-def equal_cost(
-    summary: pd.DataFrame, budget_usd: float | None = None, deadline_s: float | None = None
-) -> pd.DataFrame:
-    """Per executor, the fastest median wall time its cases reach for the same money (``budget_usd``)
-    and the least money in which they finish in the same time (``deadline_s``), from ``case_summary``.
-
-    A speedup compares executors at equal workers, which is not what anyone pays for: this answers
-    "for this budget, who is fastest?" and "to finish by then, who is cheapest?". The defaults are
-    the tightest budget and deadline every executor can meet (the largest of the executors' cheapest
-    costs, and of their fastest times), so every executor has an answer. ``on_front``: the executor
-    has a case on the Pareto front of all cases (none both faster and cheaper). Unpriced cases are
-    left out.
-    """
-    priced = summary[summary["cost_usd"].notna()].copy()
-    priced["on_front"] = pareto(priced)
-    per = priced.groupby("executor", sort=False)
-    budget = float(per["cost_usd"].min().max()) if budget_usd is None else budget_usd
-    deadline = float(per["wall_s"].min().max()) if deadline_s is None else deadline_s
-    rows = []
-    for executor, group in per:
-        affordable = group[group["cost_usd"] <= budget]
-        in_time = group[group["wall_s"] <= deadline]
-        fast = affordable.loc[affordable["wall_s"].idxmin()] if len(affordable) else None
-        cheap = in_time.loc[in_time["cost_usd"].idxmin()] if len(in_time) else None
-        rows.append(
-            {
-                "executor": executor,
-                "budget_usd": budget,
-                "wall_s_at_budget": math.nan if fast is None else fast["wall_s"],
-                "wall_s_ci_low_at_budget": math.nan if fast is None else fast["wall_s_ci_low"],
-                "wall_s_ci_high_at_budget": math.nan if fast is None else fast["wall_s_ci_high"],
-                "case_at_budget": None if fast is None else fast["case_id"],
-                "deadline_s": deadline,
-                "cost_usd_at_deadline": math.nan if cheap is None else cheap["cost_usd"],
-                "case_at_deadline": None if cheap is None else cheap["case_id"],
-                "on_front": bool(group["on_front"].any()),
-            }
-        )
-    return pd.DataFrame(rows)
+    return pd.Series(known & ~np.array(dominated, dtype=bool), index=summary.index)
 
 
 def chunks_in_flight(tasks: pd.DataFrame) -> int:

@@ -6,29 +6,16 @@ run gets a figure that says cost is absent rather than a misleading zero.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
 from bench import tables
-from bench.analysis.statistics import case_summary
+from bench.analysis.statistics import case_summary, pareto
 from bench.report.data import _dataset, _repeats, _spread
 from bench.report.style import Plot, _absent, _colours, _new_figure, _styled
 
 # ---------------------------------------------------------------------------------------------------
 # 7. Cost against time
-
-
-def pareto_front(points: pd.DataFrame, x: str = "wall_s", y: str = "cost_usd") -> pd.DataFrame:
-    """The rows no other row beats on both x and y (lower is better), sorted by x."""
-    ordered = points.sort_values([x, y])
-    keep, best = [], math.inf
-    for index, row in ordered.iterrows():
-        if row[y] < best:
-            keep.append(index)
-            best = row[y]
-    return ordered.loc[keep]
 
 
 @_styled
@@ -46,7 +33,7 @@ def cost(runs: pd.DataFrame, manifest: dict) -> Plot:
     colours = _colours(summary["executor"].unique())
     fig = _new_figure()
     ax = fig.add_subplot()
-    front = pareto_front(summary)
+    front = summary[pareto(summary)].sort_values(["wall_s", "cost_usd"])
     ax.step(
         front["wall_s"], front["cost_usd"], where="post", color="0.5", ls="--", lw=1, label="Pareto front"
     )

@@ -1,26 +1,14 @@
-"""Figures over a run's tables: one function per figure, each returning ``Plot(figure, caption)``.
+"""A run's figures, together: read a run folder (``load_run``), list (``FIGURES``) and draw every figure
+(``all_figures``), in the report's order.
 
-Every function takes the tables of a run folder (``tasks``, ``runs``, the manifest, and where the
-figure needs them the projection or the training metrics) and returns a matplotlib ``Figure`` and
-a one-line caption that says what was measured, on which machine, over how many repeats and with
-what spread. Where a figure depends on something the run does not hold (cost, a projection,
-training), the function still returns a small figure and a caption that says plainly what is absent.
-
-This module is the public face the report, the tests and the notebooks use
-(``from bench.report import figures as plots``): it reads a run folder (``load_run``), lists and
-draws every figure (``FIGURES``, ``all_figures``) and re-exports the figures, which live one module
-per figure or family beside it:
-
-- ``data``: ``RunData``, the ``STAGES`` list, the caption helpers (``describe``);
-- ``style``: ``Plot``, the blank and "absent" figures, seaborn's style, an executor's colour;
-- ``scaling``: 1-3, ``speedup``, ``efficiency``, ``throughput``;
-- ``stages``: 4 and 6, ``stages`` (with ``stage_breakdown``) and ``service_time``;
-- ``timeline``: 5, ``timeline`` of one case (``default_case``);
-- ``cost``: 7, ``cost`` against time (``pareto_front``);
-- ``projection``: 8, ``projection`` against the pattern's claim (``pattern_table``);
-- ``training``: 9, ``training``, the trained model's held-out metrics.
-
-The notebooks call these functions; nothing here is copied there.
+Each figure lives in its own module beside this one, one function per figure returning
+``Plot(figure, caption)`` from a run's tables: ``scaling`` (1-3: ``speedup``, ``efficiency``,
+``throughput``), ``stages`` (4 and 6: ``stages``, ``stage_breakdown``, ``service_time``), ``timeline``
+(5), ``cost`` (7, against time, with the Pareto front), ``projection`` (8, against the pattern's claim;
+``pattern_table``) and ``training`` (9); ``data`` holds ``RunData``, the stage list and the caption
+helpers (``describe``), ``style`` the ``Plot`` and the "absent" figures. Where a figure needs what the
+run does not hold (cost, a projection, training), it still returns a small figure and a caption that
+says plainly what is absent. The notebooks import these functions; nothing is copied there.
 """
 
 from __future__ import annotations
@@ -31,43 +19,15 @@ from pathlib import Path
 import pandas as pd
 
 from bench import tables
-from bench.analysis.statistics import case_summary
 from bench.errors import UserError
-from bench.report.cost import cost, pareto_front
-from bench.report.data import DISPATCH, OTHER_IN_WORKER, STAGES, RunData, describe
-from bench.report.projection import pattern_table, projection
+from bench.report.cost import cost
+from bench.report.data import RunData
+from bench.report.projection import projection
 from bench.report.scaling import efficiency, speedup, throughput
-from bench.report.stages import TAIL_IDLE, service_time, stage_breakdown, stages
+from bench.report.stages import service_time, stages
 from bench.report.style import Plot
-from bench.report.timeline import default_case, timeline
+from bench.report.timeline import timeline
 from bench.report.training import training
-
-__all__ = [
-    "DISPATCH",
-    "TAIL_IDLE",
-    "FIGURES",
-    "OTHER_IN_WORKER",
-    "STAGES",
-    "Plot",
-    "RunData",
-    "all_figures",
-    "case_summary",
-    "cost",
-    "default_case",
-    "describe",
-    "efficiency",
-    "load_run",
-    "pareto_front",
-    "pattern_table",
-    "projection",
-    "service_time",
-    "speedup",
-    "stage_breakdown",
-    "stages",
-    "throughput",
-    "timeline",
-    "training",
-]
 
 
 def load_run(path: str | Path) -> RunData:

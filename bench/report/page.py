@@ -20,8 +20,11 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from bench import tables
+from bench.analysis.statistics import case_summary
 from bench.errors import UserError
-from bench.report import figures as plots
+from bench.report.data import RunData, describe
+from bench.report.figures import all_figures, load_run
+from bench.report.style import Plot
 
 # What a report folder takes over from its run folder: the tables and what other commands added.
 COPIED = ["tasks.parquet", "runs.parquet", "manifest.json", "projection.parquet", "train/metrics.json"]
@@ -46,7 +49,7 @@ def _price_book(book) -> str:
     return str(book) if book else "none (the run was not priced)"
 
 
-def _meta_rows(data: plots.RunData) -> list[tuple[str, str]]:
+def _meta_rows(data: RunData) -> list[tuple[str, str]]:
     m, env = data.manifest, data.manifest.get("environment") or {}
     config = m.get("config") or {}
     dataset = m.get("dataset") or {}
@@ -70,8 +73,8 @@ def _meta_rows(data: plots.RunData) -> list[tuple[str, str]]:
     ]
 
 
-def _summary_html(data: plots.RunData) -> str:
-    table = plots.case_summary(data.runs)
+def _summary_html(data: RunData) -> str:
+    table = case_summary(data.runs)
     columns = {
         "case_id": "case",
         "repeats": "repeats",
@@ -88,7 +91,7 @@ def _summary_html(data: plots.RunData) -> str:
     return table.to_html(index=False, border=0, float_format=lambda v: f"{v:.3g}", na_rep="-")
 
 
-def _save(plot: plots.Plot, out: Path, name: str, embed: bool) -> str:
+def _save(plot: Plot, out: Path, name: str, embed: bool) -> str:
     """Write the PNG and the SVG; return the <img> source (a file name, or the PNG inline)."""
     FigureCanvasAgg(plot.figure)  # rendered by Agg whatever the session's backend; no pyplot state
     buffer = io.BytesIO()
@@ -100,7 +103,7 @@ def _save(plot: plots.Plot, out: Path, name: str, embed: bool) -> str:
     return f"{name}.png"
 
 
-def render(data: plots.RunData, out: Path, figures: dict[str, plots.Plot], embed: bool = False) -> str:
+def render(data: RunData, out: Path, figures: dict[str, Plot], embed: bool = False) -> str:
     """The HTML page for a run's figures; writes the figures' files into ``out``."""
     esc = html.escape
     title = f"facebench report: run {data.manifest.get('run_id', data.path.name)}"
@@ -109,7 +112,7 @@ def render(data: plots.RunData, out: Path, figures: dict[str, plots.Plot], embed
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{esc(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{esc(title)}</h1>",
-        f"<p>{esc(plots.describe(data))}.</p>",
+        f"<p>{esc(describe(data))}.</p>",
         '<table class="meta">',
         *(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in _meta_rows(data)),
         "</table>",
@@ -152,18 +155,18 @@ def copy_tables(run: Path, out: Path) -> None:
             shutil.copy2(source, out / name)
 
 
-def project_for(data: plots.RunData, images: int, platforms: list[str] | None) -> pd.DataFrame:
+def project_for(data: RunData, images: int, platforms: list[str] | None) -> pd.DataFrame:
     """The projection for ``images`` on ``platforms``, from the scaling model fitted on the run."""
-    from bench.analysis import model as scaling
     from bench.analysis import plan
-    from bench.analysis import pricing as costs
+    from bench.analysis.pricebook import load_price_book
     from bench.executors import display_order
+    from bench.model.calibration import fit
 
     if images < 1:
         raise UserError("--images takes a positive integer")
     try:
-        book = costs.load_price_book(None)
-        model = scaling.fit(data.tasks, data.runs, data.manifest)
+        book = load_price_book(None)
+        model = fit(data.tasks, data.runs, data.manifest)
         kernels = set(data.tasks["kernel"])
         return plan.options(
             model,
@@ -194,16 +197,14 @@ def write_report(
     projection for that many images on ``platforms`` (the scaling model fitted on the run, as
     ``facebench plan`` does); ``pattern_marks`` adds the pattern's published figures to it.
     """
-    data = plots.load_run(run)
+    data = load_run(run)
     if images is not None:
         data = replace(data, projection=project_for(data, images, platforms))
     target = Path(out) if out is not None else data.path / "report"
     if target.exists() and not target.is_dir():
         raise UserError(f"--out {target} exists and is not a folder")
     target.mkdir(parents=True, exist_ok=True)
-    figures = plots.all_figures(
-        data, case_id=case_id, repeat=repeat, images=images, pattern_marks=pattern_marks
-    )
+    figures = all_figures(data, case_id=case_id, repeat=repeat, images=images, pattern_marks=pattern_marks)
     page = render(data, target, figures, embed=embed)
     copy_tables(data.path, target)
     index = target / "index.html"

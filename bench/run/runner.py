@@ -22,7 +22,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from bench import tables
-from bench.analysis import pricing as costs
+from bench.analysis.billing import choose_machine, cost_of_case
+from bench.analysis.pricebook import load_price_book
 from bench.analysis.statistics import case_summary, chunks_in_flight, with_case_statistics
 from bench.analysis.utilisation import tail_idle_s
 from bench.errors import UserError
@@ -220,8 +221,8 @@ class Run:
         self.run_id = new_run_id()
         self.run_dir = Path(config.out) / self.run_id
         try:
-            self.price_book = costs.load_price_book(config.price_book)
-            self.machine = costs.choose_machine(
+            self.price_book = load_price_book(config.price_book)
+            self.machine = choose_machine(
                 self.price_book,
                 vcpus=environment.vcpu_count(),
                 name=config.machine,
@@ -484,7 +485,7 @@ class Run:
         chunk's span on the worker's clock), at the memory the functions were configured with."""
         per_chunk = tasks.groupby("chunk_id").agg(start=("t_start", "min"), end=("t_end", "max"))
         billed = executor.billed_durations_s()
-        return costs.cost_of_case(
+        return cost_of_case(
             self.price_book,
             billing=executor.billing,
             machine=self.machine,

@@ -3,7 +3,7 @@
 They come from the price book's ``[platforms.*]`` tables, each figure with its source: cold start,
 invocation rate, concurrency limit, CPU share of the function's memory, and what a Lithops map job
 pays around every call (the client's invocation thread pool, start latency, object-storage round
-trips, result polling), calibrated on published jobs (:mod:`bench.analysis.published`).
+trips, result polling), calibrated on published jobs (:mod:`bench.model.published`).
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ import math
 
 import pandas as pd
 
-from bench.analysis.calibration import case_table, fit
-from bench.analysis.projection import predict_case
+from bench.model.calibration import case_table, fit
+from bench.model.projection import predict_case
 
-__all__ = ["validate", "validation_summary"]
+__all__ = ["format_validation", "validate", "validation_summary"]
 
 
 def validate(tasks: pd.DataFrame, runs: pd.DataFrame, manifest: dict | None = None) -> pd.DataFrame:
@@ -76,3 +76,17 @@ def validation_summary(table: pd.DataFrame) -> pd.DataFrame:
         )
         .reset_index()
     )
+
+
+def format_validation(table: pd.DataFrame, summary: pd.DataFrame, manifest: dict, measured_cases: int) -> str:
+    """``facebench project --validate``'s text: every scored case, then the error per scheme."""
+    error = table["rel_error"].map(lambda v: "" if pd.isna(v) else f"{v:+.1%}")
+    shown = table.drop(columns=["fit_on"]).assign(rel_error=error)
+    lines = [shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")]
+    if summary.empty:
+        lines.append("\nno case could be scored: every case needs another case of its kernel to fit on")
+    else:
+        lines.append("\n" + summary.to_string(index=False, float_format=lambda v: f"{v:.1%}"))
+    cpu = manifest.get("environment", {}).get("cpu_model")
+    lines.append(f"\nmachine: {cpu}, {measured_cases} measured case(s)")
+    return "\n".join(lines)

@@ -240,8 +240,11 @@ def fit(
     runs: pd.DataFrame,
     manifest: dict | None = None,
     cases: Iterable[str] | None = None,
+    machine: Machine | None = None,
 ) -> Model:
-    """Fit the model on the given cases (case_ids) of a run; all of them when ``cases`` is None."""
+    """Fit the model on the given cases (case_ids) of a run; all of them when ``cases`` is None.
+    ``machine``: what local cases are priced as (``--machine``, ``--price-per-hour``); by default the
+    run's own (``machine_of``)."""
     manifest = manifest or {}
     measured = case_table(runs)
     if cases is not None:
@@ -337,7 +340,7 @@ def fit(
         fit_cases=sorted(measured["case_id"]),
         notes=notes,
         executors=dict(manifest.get("executors") or {}),
-        machine=machine_of(manifest),
+        machine=machine or machine_of(manifest),
     )
 
 

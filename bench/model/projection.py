@@ -18,20 +18,22 @@ import pandas as pd
 
 from bench import tables
 from bench.analysis.billing import cost_of_case
-from bench.analysis.calibration import Model
-from bench.analysis.platforms import PLATFORM_STORE, Platform
 from bench.analysis.pricebook import PriceBook
-from bench.analysis.simulator import schedule
-from bench.analysis.workload import job_schedule
-from bench.executors import Billing
+from bench.errors import UserError
+from bench.executors import Billing, display_order, traits_of
 from bench.executors.chunking import chunk_size_for
+from bench.model.calibration import Model
+from bench.model.intervals import interval_text
+from bench.model.platforms import PLATFORM_STORE, Platform
+from bench.model.simulator import schedule
+from bench.model.workload import job_schedule
 
 __all__ = [
     "PROJECTION_KEYS",
     "SEED",
     "Prediction",
-    "format_interval",
-    "interval_text",
+    "executors_for",
+    "format_projection",
     "json_rows",
     "predict_case",
     "project",
@@ -185,23 +187,17 @@ def _draw(
         )
         sched, wall_extra = job.schedule, job.wall_s - job.schedule.makespan_s
         notes += job.notes
-    elif traits.fresh_process_per_call:
-        # a fresh process for every call: import and model load in every call
-        sched = schedule(
-            work,
-            slots,
-            first_dispatch_s=over.first_dispatch_s,
-            dispatch_s=over.first_dispatch_s,
-            per_call_s=load,
-            end_gap_s=over.end_gap_s,
-        )
     else:
+        # a fresh process for every call pays import and model load in every call, dispatched as the
+        # first; a worker that outlives its calls pays them once, when its slot opens
+        fresh = traits.fresh_process_per_call
         sched = schedule(
             work,
             slots,
             first_dispatch_s=over.first_dispatch_s,
-            dispatch_s=over.dispatch_s,
-            new_slot_s=load,
+            dispatch_s=over.first_dispatch_s if fresh else over.dispatch_s,
+            per_call_s=load if fresh else 0.0,
+            new_slot_s=0.0 if fresh else load,
             end_gap_s=over.end_gap_s,
         )
     if platform.timeout_s and len(sched.duration_s) and sched.duration_s.max() > platform.timeout_s:
@@ -323,24 +319,44 @@ def json_rows(table: pd.DataFrame) -> list[dict]:
     return out
 
 
-def format_interval(median: float, low: float, high: float, unit: str = "") -> str:
-    """``median [low-high]`` rounded to what the interval and the draws support: one significant digit
-    of the interval's width, or of a tenth of the median where the interval is narrower (the median of
-    ``DRAWS`` draws itself moves by up to 5% between seeds)."""
-    if not all(math.isfinite(v) for v in (median, low, high)):
-        return "n/a"
-    width = max(high - low, abs(median) * 1e-1, 1e-12)
-    digits = max(0, -math.floor(math.log10(width)))
+def executors_for(
+    platform: str, asked: Sequence[str] | None, runs: pd.DataFrame, manifest: dict
+) -> list[str]:
+    """The executors ``facebench project`` plays: those asked, else the run's; on a serverless platform
+    those with a fresh process per call. facebench reaches serverless platforms through Lithops, so
+    Lithops is projected there even where the run has no Lithops case (its overheads then come from the
+    closest measured executor, and the table says so)."""
+    serverless = platform != "local"
+    recorded = manifest.get("executors") or {}
+    measured = display_order(set(runs["executor"]))
+    per_call = [e for e in measured if traits_of(e, recorded).fresh_process_per_call]
+    executors = list(asked or ((per_call or ["lithops"]) if serverless else measured))
+    for name in executors:
+        if name not in measured and not serverless:
+            raise UserError(
+                f"--executors {name}: the run has no {name} case to fit (it has {', '.join(measured)})"
+            )
+        if serverless and not traits_of(name, recorded).fresh_process_per_call:
+            raise UserError(
+                f"--executors {name} cannot run on {platform}: a serverless platform runs a fresh "
+                f"process per call; choose from {', '.join(per_call) or 'lithops'}"
+            )
+    return executors
 
-    def fmt(v: float) -> str:
-        return f"{v:,.{digits}f}"
 
-    return f"{fmt(median)}{unit} [{fmt(low)}-{fmt(high)}]"
-
-
-def interval_text(table: pd.DataFrame, column: str = "predicted_wall_s") -> list[str]:
-    """``format_interval`` for every row of a projected table, from ``column`` and its ``_low``/``_high``."""
-    return [
-        format_interval(m, lo, hi)
-        for m, lo, hi in zip(table[column], table[f"{column}_low"], table[f"{column}_high"], strict=True)
+def format_projection(table: pd.DataFrame, model: Model, platform: Platform, run_dir: Path) -> str:
+    """``facebench project``'s text: one row per projected case, what the interval means, the fit."""
+    shown = table.assign(
+        wall_s_5_95=interval_text(table, "predicted_wall_s"),
+        cost_usd_5_95=interval_text(table, "predicted_cost_usd"),
+    )
+    cols = ["executor", "platform", "kernel", "workers", "images", "chunk_size", "calls", "slots"]
+    cols += ["cpu_share", "wall_s_5_95", "cost_usd_5_95", "notes"]
+    draws = int(table["draws"].max()) if len(table) else 0
+    lines = [
+        shown[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"),
+        f"\nmedian [5-95%] of {draws} draws, each a bootstrap of the fit simulated anew; the interval is the "
+        "model's sampling uncertainty only, not its error against measurements (--validate)",
+        f"\nmodel fit on {len(model.fit_cases)} case(s) of {run_dir}; " + "; ".join(model.notes),
     ]
+    return "\n".join(lines + [f"  {line}" for line in platform.sources])

@@ -7,24 +7,26 @@ invokes the 1,584 image calls from inside the cloud: 1,585 activations), the dli
 rebuilt in every call (the naive kernel, one image a call). What it runs on: the price book's IBM
 Cloud Functions figures (limits as IBM published them; start latency, cold start of a custom Docker
 runtime, storage round trips and bandwidth, polling as Lithops' published 2022 jobs measured them,
-:mod:`bench.analysis.published`). The per-image service time is the naive kernel's, measured here.
+:mod:`bench.model.published`). The per-image service time is the naive kernel's, measured here.
 The published 35 s is printed beside the prediction and used nowhere else.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bench.analysis.calibration import Model
 from bench.analysis.pattern import IMAGES, SERVERLESS_S
-from bench.analysis.platforms import platform_limits
 from bench.analysis.pricebook import PriceBook
-from bench.analysis.workload import job_schedule
+from bench.model.calibration import Model
+from bench.model.intervals import interval_text
+from bench.model.platforms import platform_limits
+from bench.model.workload import job_schedule
 
-__all__ = ["SCENARIOS", "pattern_2019"]
+__all__ = ["SCENARIOS", "format_scenario", "pattern_2019"]
 
 #: pywren-ibm-cloud 1.0.9 (github.com/lithops-cloud/lithops, commit e61d63b4, 2019-04-17):
 #: executor.map(invoke_pool_threads=128, remote_invocation_groups=100), wrenconfig.py
@@ -96,3 +98,19 @@ def pattern_2019(model: Model, book: PriceBook, *, draws: int = 40, seed: int = 
 
 
 SCENARIOS = {"pattern-2019": pattern_2019}
+
+
+def format_scenario(result: dict, run_dir: Path) -> str:
+    """``facebench project --scenario``'s text: the prediction and the bound, then every term used."""
+    rows = result["rows"]
+    shown = rows.assign(
+        wall_s_5_95=interval_text(rows, "predicted_wall_s"),
+        rel_error=rows["rel_error"].map(lambda v: f"{v:+.0%}"),
+    )
+    cols = ["scenario", "cpu", "cpu_share", "wall_s_5_95", "published_s", "rel_error"]
+    lines = [shown[cols].to_string(index=False)]
+    lines.append(f"\nnaive service time from {run_dir}; the first row is the prediction, the second a bound")
+    for name, value in result["terms"].items():
+        lines.append(f"  {name}: {value:.3g}" if isinstance(value, float) else f"  {name}: {value}")
+    lines += [f"  {line}" for line in result["sources"]]
+    return "\n".join(lines)

@@ -20,11 +20,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.analysis.platforms import JOB_TERMS, platform_limits
 from bench.analysis.pricebook import PriceBook
-from bench.analysis.workload import job_schedule
+from bench.model.platforms import JOB_TERMS, platform_limits
+from bench.model.workload import job_schedule
 
-__all__ = ["CALIBRATION_JOBS", "PUBLISHED", "calibrate", "read_published", "validate_published"]
+__all__ = [
+    "CALIBRATION_JOBS",
+    "PUBLISHED",
+    "calibrate",
+    "format_published",
+    "published_summary",
+    "read_published",
+    "validate_published",
+]
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "results" / "published"
 #: Fit on the compute-bound jobs (matrix products, 35-130 s a call), scored on the storage-bound ones
@@ -127,3 +135,24 @@ def validate_published(
             }
         )
     return pd.DataFrame(rows)
+
+
+def published_summary(table: pd.DataFrame) -> dict:
+    """How far the model is from the published end-to-end times of the jobs it was not calibrated on."""
+    scored = table.loc[table["role"] == "validation", "rel_error"].abs()
+    summary = {"validation_jobs": len(scored), "median_abs_rel_error": scored.median()}
+    summary["max_abs_rel_error"] = scored.max()
+    return summary
+
+
+def format_published(table: pd.DataFrame, summary: dict) -> str:
+    """``facebench project --validate-published``'s text: every job, then the summary and the sources."""
+    cols = ["job_id", "role", "platform", "calls", "published_s", "predicted_s", "rel_error"]
+    cols.append("without_job_terms_s")
+    return (
+        table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}")
+        + f"\n\nvalidation jobs: {summary['validation_jobs']}, median |error| "
+        f"{summary['median_abs_rel_error']:.1%}, max {summary['max_abs_rel_error']:.1%}; the calibration "
+        "jobs set the price book's platform terms (bench/model/published.py); sources: "
+        "results/published/jobs.csv"
+    )

@@ -10,8 +10,8 @@ client, the result in the response, no storage round trips. Both pay the platfor
 at the function's CPU share.
 
 The same play serves ``facebench project --service-time`` (a workload given by its service time),
-the run-based projections (:func:`bench.analysis.projection.predict_case`), the published jobs
-(:mod:`bench.analysis.published`) and the pattern's scenario (:mod:`bench.analysis.scenarios`).
+the run-based projections (:func:`bench.model.projection.predict_case`), the published jobs
+(:mod:`bench.model.published`) and the pattern's scenario (:mod:`bench.model.scenarios`).
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.billing import cost_of_case
-from bench.analysis.platforms import PLATFORM_STORE, Platform
 from bench.analysis.pricebook import PriceBook
-from bench.analysis.simulator import Schedule, schedule
 from bench.executors import Billing
+from bench.model.intervals import interval_text
+from bench.model.platforms import PLATFORM_STORE, Platform
+from bench.model.simulator import Schedule, schedule
 
-__all__ = ["INVOCATIONS", "Job", "job_schedule", "project_workload", "service_times"]
+__all__ = ["INVOCATIONS", "Job", "format_workload", "job_schedule", "project_workload", "service_times"]
 
 INVOCATIONS = ("lithops", "direct")
 
@@ -129,7 +130,7 @@ def project_workload(
     seed: int = 0,
 ) -> pd.DataFrame:
     """``images`` tasks of the given service times (seconds on one full vCPU, resampled) on
-    ``platform``, for every worker count: the same rows as :func:`bench.analysis.projection.project`."""
+    ``platform``, for every worker count: the same rows as :func:`bench.model.projection.project`."""
     if images < 1 or not workers or min(workers) < 1:
         raise ValueError("workers and images must be at least 1")
     rows = []
@@ -193,3 +194,11 @@ def _cost(
         gets=images,
         puts=images,
     )
+
+
+def format_workload(table: pd.DataFrame, platform: Platform) -> str:
+    """``facebench project --service-time``'s text: one row per projected job, then the sources."""
+    shown = table.assign(wall_s_5_95=interval_text(table, "predicted_wall_s"))
+    cols = ["executor", "platform", "workers", "images", "chunk_size", "calls", "slots", "cpu_share"]
+    lines = [shown[[*cols, "wall_s_5_95", "predicted_cost_usd", "notes"]].to_string(index=False)]
+    return "\n".join(lines + [f"  {line}" for line in platform.sources])
