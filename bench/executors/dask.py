@@ -26,6 +26,8 @@ from typing import Any
 from bench.errors import UserError
 from bench.executors.base import Billing, Executor
 
+#: Where a LocalCluster listens: this machine's loopback, never every interface.
+LOOPBACK = "127.0.0.1"
 #: Worker deaths a LocalCluster's scheduler absorbs before it fails a task (KilledWorker).
 ALLOWED_FAILURES = 0
 
@@ -80,9 +82,10 @@ class DaskExecutor(Executor):
                     n_workers=self.workers,
                     threads_per_worker=1,
                     processes=True,
-                    # None still tries port 8787 and warns when it is taken; :0 binds nothing fixed
-                    # (and without bokeh installed no dashboard starts at all)
-                    dashboard_address=":0",
+                    # this machine only: the scheduler, the workers and their dashboards on loopback
+                    # (None still binds port 8787; a free port binds nothing fixed)
+                    host=LOOPBACK,
+                    dashboard_address=f"{LOOPBACK}:0",
                     silence_logs=logging.ERROR,
                 )
             self._client = Client(self._cluster)
