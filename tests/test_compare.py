@@ -92,7 +92,8 @@ def test_a_run_compared_with_itself_has_no_regression(small_run, capsys):
 
 def test_the_last_line_counts_the_unjudged_beside_the_judged(small_run, tmp_path, capsys):
     def more_repeats(runs):  # one case with 4 repeats a side (judged), the rest with 2 (not)
-        four = runs[runs["case_id"] == "sequential-optimized-w1-c8"].assign(repeat=lambda df: df["repeat"] + 2)
+        four = runs[runs["case_id"] == "sequential-optimized-w1-c8"]
+        four = four.assign(repeat=four["repeat"] + 2)
         return pd.concat([runs, four], ignore_index=True)
 
     run = altered(small_run, tmp_path / "four", more_repeats)
