@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from bench.errors import UserError
 from bench.executors import BUILTIN
@@ -181,6 +182,8 @@ def _finish_run(args: argparse.Namespace, result, log) -> int:
         print(
             f"facebench: outputs differ from the sequential reference in: {', '.join(bad)}", file=sys.stderr
         )
+    if result.bad_inputs():
+        print(f"facebench: {result.bad_inputs()}", file=sys.stderr)
     if result.errors():
         print(f"facebench: {result.errors()}", file=sys.stderr)
     if result.ok:  # a short training on the best verified output (by default when synthetic)
@@ -611,8 +614,16 @@ def add_train_parser(sub) -> None:
     train.set_defaults(func=cmd_train)
 
 
+class _Parser(argparse.ArgumentParser):
+    """A command line argparse refuses is one line and exit status 2, like every other user error:
+    no usage block before it (its subcommands' parsers are of this class too)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"facebench: error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="facebench", description=__doc__)
+    parser = _Parser(prog="facebench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the kernel under every executor and record the tables")
