@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from bench.errors import UserError
 from bench.executors import BUILTIN
@@ -181,6 +182,8 @@ def _finish_run(args: argparse.Namespace, result, log) -> int:
         print(
             f"facebench: outputs differ from the sequential reference in: {', '.join(bad)}", file=sys.stderr
         )
+    if result.bad_inputs():
+        print(f"facebench: {result.bad_inputs()}", file=sys.stderr)
     if result.errors():
         print(f"facebench: {result.errors()}", file=sys.stderr)
     if result.ok:  # a short training on the best verified output (by default when synthetic)
@@ -497,6 +500,14 @@ def add_train_parser(sub) -> None:
     train.set_defaults(func=cmd_train)
 
 
+class _Parser(argparse.ArgumentParser):
+    """A command line argparse refuses is one line and exit status 2, like every other user error:
+    no usage block before it (its subcommands' parsers are of this class too)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"facebench: error: {message} (see: {self.prog} --help)\n")
+
+
 def add_run_parser(sub) -> None:
     run = sub.add_parser("run", help="run the kernel under every executor and record the tables")
     # Defaults live in RunConfig (or the suite): a flag left out is None here, so it is known not given.
@@ -706,7 +717,7 @@ def add_claim_parser(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="facebench", description=__doc__)
+    parser = _Parser(prog="facebench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (add_run_parser, add_data_parser, add_s3_parser, add_report_parser, add_compare_parser):
         add(sub)

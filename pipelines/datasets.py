@@ -73,6 +73,8 @@ def folder_dataset(root: Path, list_file: Path | None = None) -> Dataset:
         if not list_file.is_file():
             raise DatasetError(f"list file {list_file} does not exist")
         keys = sorted({line.strip() for line in list_file.read_text().splitlines() if line.strip()})
+        if not keys:
+            raise DatasetError(f"list file {list_file} is empty: it names no images")
         resolved = root.resolve()
         outside = [k for k in keys if not (root / k).resolve().is_relative_to(resolved)]
         if outside:

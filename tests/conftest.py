@@ -46,9 +46,13 @@ def synthetic_small():
     return load_dataset("synthetic:16")
 
 
+#: Every service the tests start listens here only, never on all interfaces (test_loopback.py).
+LOOPBACK = "127.0.0.1"
+
+
 def free_port() -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((LOOPBACK, 0))
         return s.getsockname()[1]
 
 
@@ -57,12 +61,14 @@ def dask_cluster(logs: Path, workers: int, threads: int) -> Iterator[tuple[str, 
     """A real Dask cluster on loopback: `dask scheduler` and `workers` `dask worker` processes of
     `threads` threads each (each under its nanny, which restarts a worker that dies)."""
     port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
+    address = f"tcp://{LOOPBACK}:{port}"
     bindir = Path(sys.executable).parent
     common = {"cwd": logs, "stderr": subprocess.STDOUT}
     procs = [
         subprocess.Popen(
-            [bindir / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            # --no-dashboard still binds 0.0.0.0:8787; a dashboard on a free loopback port binds nothing else
+            [bindir / "dask", "scheduler", "--host", LOOPBACK, "--port", str(port)]
+            + ["--dashboard-address", f"{LOOPBACK}:0"],
             stdout=open(logs / "scheduler.log", "w"),  # noqa: SIM115 - the process owns it
             **common,
         )
@@ -78,7 +84,10 @@ def dask_cluster(logs: Path, workers: int, threads: int) -> Iterator[tuple[str, 
                     str(threads),
                     "--nworkers",
                     "1",
-                    "--no-dashboard",
+                    "--host",
+                    LOOPBACK,
+                    "--dashboard-address",  # --no-dashboard still binds one on 0.0.0.0
+                    f"{LOOPBACK}:0",
                 ],
                 stdout=open(logs / f"worker{i}.log", "w"),  # noqa: SIM115
                 **common,

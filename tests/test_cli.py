@@ -44,7 +44,13 @@ def test_remote_dask_cluster(dask_scheduler, tmp_path):
     dask_rows = tasks.query("executor == 'dask'")
     assert (dask_rows["backend"] == dask_scheduler).all()
     assert dask_rows["pid"].nunique() == 2  # both worker processes took chunks
-    assert pd.read_parquet(run_dir / "runs.parquet")["identical"].all()
+    runs = pd.read_parquet(run_dir / "runs.parquet")
+    assert runs["identical"].all()
+    # a cluster on loopback is this machine: priced as it, never "unpriced: remote machines"
+    dask_run = runs[runs["executor"] == "dask"].iloc[0]
+    assert dask_run["cost_usd"] > 0 and "x wall time" in dask_run["cost_model"], dask_run["cost_model"]
+    settings = json.loads((run_dir / "manifest.json").read_text())["executor_settings"]["dask"]
+    assert settings["cluster_threads"] == 2  # two single-threaded `dask worker`s: the cluster's slots
 
 
 def test_a_multithreaded_remote_worker_runs_safely_within_the_asked_concurrency(
@@ -133,6 +139,42 @@ def test_empty_dataset_folder_is_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     out = facebench("run", "--dataset", str(tmp_path / "empty"), "--out", str(tmp_path), "--no-progress")
     assert out.returncode == 2 and "holds no images" in out.stderr
+
+
+def test_an_empty_list_file_says_the_list_is_empty(tmp_path):
+    (tmp_path / "data" / "Person").mkdir(parents=True)
+    (tmp_path / "list.txt").write_text("\n\n")
+    out = facebench(
+        "run", "--dataset", str(tmp_path / "data"), "--list", str(tmp_path / "list.txt"),
+        "--out", str(tmp_path / "runs"), "--no-progress",
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"facebench: error: list file {tmp_path / 'list.txt'} is empty: it names no images"
+    ]
+
+
+def test_a_bad_flag_value_is_one_line_not_the_usage(tmp_path):
+    out = facebench("run", "--workers", "two", "--out", str(tmp_path))
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "facebench: error: argument --workers: expected comma-separated integers, got 'two' "
+        "(see: facebench run --help)"
+    ]
+    assert not any(tmp_path.iterdir())
+
+
+def test_more_workers_than_the_cluster_has_is_refused_and_leaves_no_run_folder(dask_scheduler, tmp_path):
+    out = facebench(
+        "run", "--dataset", "synthetic:8", "--executors", "dask", "--workers", "3",
+        "--dask-scheduler", dask_scheduler, "--out", str(tmp_path / "runs"), "--no-progress",
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"facebench: error: the Dask cluster at {dask_scheduler} has 2 worker thread(s), fewer than the 3 "
+        "asked for"
+    ]
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
 EXAMPLE_EXECUTOR = Path(__file__).resolve().parents[1] / "docs" / "examples" / "spawn_pool.py"

@@ -85,6 +85,41 @@ def test_a_run_compared_with_itself_has_no_regression(small_run, capsys):
     cases = pd.read_parquet(small_run / "runs.parquet")["case_id"].nunique()
     assert out.count(compare.TOO_FEW) == cases  # the small run has 2 repeats per case
     assert "2 vs 2 repeats no difference can be significant" in out
+    last = out.strip().splitlines()[-1]  # never an all-clear when nothing was judged
+    assert "no significant slowdown" not in last
+    assert f"{cases} matched case(s) not judged: too few repeats (2 vs 2" in last
+
+
+def test_the_last_line_counts_the_unjudged_beside_the_judged(small_run, tmp_path, capsys):
+    def more_repeats(runs):  # one case with 4 repeats a side (judged), the rest with 2 (not)
+        four = runs[runs["case_id"] == "sequential-optimized-w1-c8"]
+        four = four.assign(repeat=four["repeat"] + 2)
+        return pd.concat([runs, four], ignore_index=True)
+
+    run = altered(small_run, tmp_path / "four", more_repeats)
+    assert main(["compare", run, run]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("no significant slowdown beyond 10% in 1 judged case(s); ")
+    assert "matched case(s) not judged: too few repeats (2 vs 2" in last
+
+
+def test_a_case_only_in_both_runs_says_why(small_run, tmp_path, capsys):
+    def on(backend):
+        def move(runs):  # the 2-worker case on a Dask cluster: this machine's, or a remote one
+            case = runs["case_id"] == "processes-optimized-w2-c1"
+            runs.loc[case, "executor"], runs.loc[case, "backend"] = "dask", backend
+
+        return move
+
+    base = altered(small_run, tmp_path / "local", on("LocalCluster"))
+    new = altered(small_run, tmp_path / "remote", on("tcp://10.0.0.5:8786"))
+    assert main(["compare", base, new]) == 0
+    out = capsys.readouterr().out
+    assert "only in base (not compared): processes-optimized-w2-c1" in out
+    assert (
+        "  processes-optimized-w2-c1: backend kind differs: local vs remote cluster; "
+        "--across-backends matches them"
+    ) in out.splitlines()
 
 
 def test_a_tenfold_slowdown_with_two_repeats_is_reported_not_judged(small_run, tmp_path, capsys):

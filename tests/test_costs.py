@@ -373,6 +373,9 @@ def test_cost_of_case_edges(book: PriceBook) -> None:
     remote = DaskExecutor.billing_for("tcp://10.0.0.5:8786")
     cost, model = cost_of_case(book, billing=remote, machine=choose_machine(book, vcpus=2), **CASE)
     assert math.isnan(cost) and "remote" in model
+    # A cluster whose scheduler is on loopback is this machine: priced as it, whatever the spelling.
+    for here in ("tcp://127.0.0.1:8786", "localhost:8786", "tcp://[::1]:8786"):
+        assert DaskExecutor.billing_for(here) == Billing(), here
     cost, _ = cost_of_case(book, billing=remote, machine=choose_machine(book, name="c5.xlarge"), **CASE)
     assert cost == pytest.approx(0.17 * 35 / 3600 + storage_cost(book, "s3", 1584, 1584))
     local = {**CASE, "store": "local"}

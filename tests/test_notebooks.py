@@ -79,3 +79,29 @@ def test_the_training_notebook_shows_a_trained_run(trained_run, monkeypatch):
     assert "Training has not run" not in text
     assert f'"top1": {metrics["top1"]}' in text  # the metrics it read are the run's own
     assert sum("image/png" in out.get("data", {}) for out in outputs) == 1  # the training figure
+
+
+def test_what_running_them_needs_is_declared_and_the_docs_say_how():
+    """The README's install has no Jupyter: the notebooks extra brings it, and the README and
+    docs/report.md say to install it before `jupyter lab`."""
+    import re
+    import sys
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extra = project["optional-dependencies"]["notebooks"]
+    declared = {re.split(r"[<>=!~;\[ ]", req)[0].lower() for req in [*project["dependencies"], *extra]}
+    assert "jupyterlab" in declared and "ipykernel" in declared
+    for path in NOTEBOOKS:  # what the notebooks import is the standard library, the project, or declared
+        for cell in code_cells(nbformat.read(path, as_version=4)):
+            for module in re.findall(r"^\s*(?:from|import) (\w+)", cell.source, re.MULTILINE):
+                assert (
+                    module in sys.stdlib_module_names
+                    or module in ("bench", "pipelines")
+                    or (module.lower() in declared)
+                ), f"{path.name} imports {module}, which pyproject.toml does not declare"
+    install = "pip install -e '.[notebooks]'"
+    readme = (ROOT / "README.md").read_text()
+    assert "notebooks/" in readme and f"{install} && jupyter lab notebooks/" in readme
+    docs = (ROOT / "docs" / "report.md").read_text()
+    assert install in docs and docs.index(install) < docs.index("jupyter lab notebooks/")

@@ -79,3 +79,11 @@ def test_run_ends_with_the_answer_for_its_own_data(small_run):
 
     flagged = answer_lines(with_case_statistics(slow_reference), small_run)
     assert any("> 1" in line and "read it as about 1" in line for line in flagged)
+    # the fastest case's idle tail, in its unit: worker-seconds, summed over its workers
+    two = runs["workers"] == 2
+    fast_two = runs.assign(wall_s=runs["wall_s"].where(~two, runs["wall_s"] / 10))
+    lines = answer_lines(with_case_statistics(fast_two), small_run)
+    idle = runs.loc[two, "tail_idle_s"].median()
+    assert f"idle at its tail: {idle:.3g} worker-seconds (summed over its 2 workers, so it" in "\n".join(
+        lines
+    )

@@ -148,6 +148,35 @@ def test_the_cli_counts_statuses_and_exits_0(corpus, tmp_path):
     counts = {s: sum(v[0] == s for v in EXPECTED.values()) for s in ("bad_input", "no_face", "ok")}
     assert f"statuses over all cases: {counts}" in out.stdout
     assert "Traceback" not in out.stderr
+    # the bad files named on stderr, each with its reason: the first five in key order, then a count
+    bad = sorted(k for k, (status, _) in EXPECTED.items() if status == "bad_input")
+    (line,) = [li for li in out.stderr.splitlines() if "bad_input" in li]
+    assert line.startswith(f"facebench: {len(bad)} image(s) could not be read as images (bad_input): ")
+    for key in bad[:5]:
+        assert f"{key} (" in line and EXPECTED[key][1] in line
+    assert bad[5] not in line and line.endswith(
+        f"and {len(bad) - 5} more (status bad_input in tasks.parquet)"
+    )
+
+
+def test_bad_inputs_are_counted_once_per_image_not_per_case():
+    from bench.run.runner import RunResult
+
+    rows = [
+        {"case_id": case, "key": key, "status": status, "error": reason}
+        for case in ("sequential-optimized-w1-c3", "processes-optimized-w2-c1")
+        for key, status, reason in [
+            ("A/a.jpg", "bad_input", "truncated JPEG"),
+            ("B/b.jpg", "ok", None),
+            ("C/c.jpg", "bad_input", "not a decodable image\nmore detail"),
+        ]
+    ]
+    result = RunResult(Path("."), pd.DataFrame(rows), pd.DataFrame())
+    assert result.bad_inputs() == (
+        "2 image(s) could not be read as images (bad_input): A/a.jpg (truncated JPEG); "
+        "C/c.jpg (not a decodable image)"
+    )
+    assert RunResult(Path("."), pd.DataFrame(rows[1:2]), pd.DataFrame()).bad_inputs() is None
 
 
 def test_odd_but_valid_formats_align_like_the_original():
@@ -464,7 +493,9 @@ def test_a_store_that_stays_down_fails_the_run_with_one_message(faulty_s3, s3_da
     with pytest.raises(UserError) as info:
         the_run.execute()
     message = str(info.value)
-    assert "failed for every image of the case" in message and "Finished cases are in" in message
+    assert "failed for every image of the case" in message
+    # it failed in the first case: nothing finished, so no run folder is left behind to point at
+    assert "Finished cases are in" not in message and not the_run.run_dir.exists()
     assert "\n" not in message and SECRET not in message
     assert faulty_s3.requests - requests0 <= faults.STORE_BREAKER * 2 + 2  # stopped asking
 

@@ -72,6 +72,25 @@ def test_speedup_has_one_line_per_executor_the_ideal_and_the_cores(data, four_ex
     assert list(sequential.get_xdata()) == [1] and sequential.get_ydata()[0] == pytest.approx(1.0)
 
 
+def test_a_clusters_worker_threads_are_marked_as_its_cases_limit(data, four_executors):
+    # a loopback cluster of 2 `dask worker`s x 2 threads: 4 slots, on a machine of fewer cores
+    manifest = {
+        **data.manifest,
+        "executor_settings": {"dask": {"backend": "tcp://127.0.0.1:8786", "slots": 2, "cluster_threads": 4}},
+    }
+    for plot in (speedup, efficiency):
+        fig, caption = plot(four_executors, manifest)
+        drawn = labels(fig.axes[0])
+        assert "the dask cluster's 4 worker threads (on this machine)" in drawn
+        assert (
+            "dash-dot: the dask cluster's 4 worker threads (on this machine), the slots its cases had"
+            in caption
+        )
+        assert 4 in list(fig.axes[0].get_xticks())
+    _, caption = speedup(four_executors, data.manifest)  # no cluster: this machine's cores only
+    assert "cluster" not in caption
+
+
 def test_efficiency_is_speedup_over_workers(data):
     fig, caption = efficiency(data.runs, data.manifest)
     ax = fig.axes[0]
@@ -115,6 +134,14 @@ def test_stages_stack_to_the_offered_worker_time_with_dispatch_and_cold_start(da
     assert len(ax.patches) == len(parts) * len(table)
     assert "dispatch overhead" in caption and "cold start" in caption
     assert tables.machine_label(data.manifest) in caption and "2 repeats" in caption
+    assert "vary by up to" in caption
+    # one repeat: no spread between repeats is claimed
+    first = data.runs[data.runs["repeat"] == 0]
+    _, caption = stages(data.tasks[data.tasks["repeat"] == 0], first, data.manifest)
+    assert (
+        "vary by up to" not in caption
+        and "one repeat per case (spread between repeats not measured)" in caption
+    )
 
 
 def test_timeline_has_one_row_per_worker_and_one_bar_per_image(data):
@@ -231,6 +258,7 @@ def test_training_says_when_it_has_not_run(data):
     assert data.training is None
     absent = training(None, data.manifest)
     assert absent.absent and absent.caption.startswith("Training has not run")
+    assert "(facebench train RUN writes it)" in absent.caption  # the current spelling, not --run
     plot = training({"model": "embeddings", "top1": 0.97, "top5": 0.99}, data.manifest)
     assert not plot.absent and "top1 0.970" in plot.caption
 
@@ -247,6 +275,7 @@ def test_report_references_every_figure_and_is_itself_a_run_folder(small_run, tm
         assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.svg").is_file()
         assert html.escape(plot.caption.split(";")[0]) in page
     assert "http://" not in page and "https://" not in page  # nothing fetched from the network
+    assert "<tr><td>kernels</td><td>optimized</td></tr>" in page  # the run's kernel, never "?"
     loaded = load_run(out)  # the report folder opens as a run, without the images
     assert len(loaded.runs) == len(load_run(small_run).runs) and not (out / "output").exists()
 

@@ -122,6 +122,9 @@ def test_evaluate_scores_top1_top5_macro_f1_and_confusions():
 def test_training_on_a_synthetic_run_reaches_the_stated_accuracy(trained):
     metrics = json.loads((trained.train_dir / "metrics.json").read_text())
     assert metrics["top1"] >= SYNTHETIC_MIN_TOP1, trained.log
+    # what it printed says which identities it kept, and that synthetic faces are the easy case
+    assert "keeping the 10 with at least 10 crops, of 10 identities: 120 of 120 crops" in trained.log
+    assert training.SYNTHETIC_CAVEAT in trained.log and "easy case" in training.SYNTHETIC_CAVEAT
     assert metrics["split"]["test"] == {"identities": 10, "images": 20}
     assert metrics["model"] == "embeddings" and 0 <= metrics["macro_f1"] <= 1
     assert set(metrics["test"]["per_identity"]) == {synthetic.identity_name(i) for i in range(10)}
@@ -136,6 +139,20 @@ def test_training_on_a_synthetic_run_reaches_the_stated_accuracy(trained):
     for column in ("key", "executor", "workers", "worker", "pid", "t_submit", "t_start", "t_end", "embed_s"):
         assert tasks[column].notna().all(), column
     assert tasks["cold_start"].sum() == 1  # one worker loads the models once
+
+
+def test_the_identities_kept_are_named_with_the_rule_that_kept_them():
+    # the default job: 240 synthetic images of 20 identities, 12 each; the short training keeps 10
+    counts = pd.Series({f"P{i:02d}": 12 for i in range(20)})
+    options = training.TrainOptions(min_images=10, max_identities=10)
+    assert training.selection_line(counts, 10, 120, options) == (
+        "keeping the 10 with the most crops (--max-identities 10) of the 20 with at least 10, "
+        "of 20 identities: 120 of 240 crops"
+    )
+    everyone = training.TrainOptions(min_images=10)
+    assert training.selection_line(counts, 20, 240, everyone) == (
+        "keeping the 20 with at least 10 crops, of 20 identities: 240 of 240 crops"
+    )
 
 
 def test_saved_model_reloads_and_predicts_the_same_labels(trained):

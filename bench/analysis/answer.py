@@ -33,6 +33,13 @@ def answer_lines(runs: pd.DataFrame, run_dir: Path) -> list[str]:
         f"({_interval(cases, 'wall_s')}), speedup {best['speedup']:.2f} ({_interval(cases, 'speedup')}), "
         f"${best['cost_usd']:.2g} as priced ({str(cases.get('cost_model', '')).split(' x ')[0]})"
     ]
+    idle = runs.loc[runs["case_id"] == best["case_id"], "tail_idle_s"] if "tail_idle_s" in runs else None
+    if idle is not None and idle.notna().any() and int(best["workers"]) > 1:
+        workers = int(best["workers"])
+        lines.append(
+            f"idle at its tail: {idle.median():.3g} worker-seconds (summed over its {workers} workers, so it "
+            f"can exceed the wall time; of {workers * best['wall_s']:.3g} worker-seconds offered)"
+        )
     if int(best["repeats"]) < 2:
         lines.append(
             f"a single repeat: its spread is not measured; use --repeats {MIN_REPEATS_SPEEDUP} or a suite "

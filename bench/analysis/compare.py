@@ -98,6 +98,32 @@ def match_keys(runs: pd.DataFrame, manifest: dict | None = None) -> dict[str, tu
     return keys
 
 
+#: The parts of a match key (``match_keys``), in order, as a sentence names them.
+KEY_PARTS = ("executor", "workers", "kernel", "store", "start", "chunking", "backend kind")
+
+
+def why_unmatched(
+    base_keys: dict[str, tuple], new_keys: dict[str, tuple], only_base: list[str], only_new: list[str]
+) -> list[str]:
+    """Why a case left unmatched has a near twin on the other side: the same case_id, or every part
+    of the key but the backend kind. One line per such pair, naming what differs."""
+    lines = []
+    for base_id in only_base:
+        bk = base_keys[base_id]
+        for new_id in only_new:
+            nk = new_keys[new_id]
+            if new_id != base_id and bk[:-1] != nk[:-1]:
+                continue
+            differ = [
+                f"{part} differs: {b} vs {n}" for part, b, n in zip(KEY_PARTS, bk, nk, strict=True) if b != n
+            ]
+            if differ == [f"backend kind differs: {bk[-1]} vs {nk[-1]}"]:
+                differ[0] += "; --across-backends matches them"
+            names = base_id if base_id == new_id else f"{base_id} (base) and {new_id} (new)"
+            lines.append(f"  {names}: {'; '.join(differ)}")
+    return lines
+
+
 def _sides(runs: pd.DataFrame) -> dict[str, Side]:
     out = {}
     for case_id, group in runs.groupby("case_id", sort=False):
@@ -300,9 +326,10 @@ def compare(
     table = compare_tables(base_runs, new_runs, threshold, matched)
     only_base = sorted(set(base_runs["case_id"]) - {b for b, _ in matched})
     only_new = sorted(set(new_runs["case_id"]) - {n for _, n in matched})
+    base_keys, new_keys = match_keys(base_runs, base_manifest), match_keys(new_runs, new_manifest)
     if table.empty:
-        kinds = {k[-1] for k in match_keys(base_runs, base_manifest).values()}
-        other = {k[-1] for k in match_keys(new_runs, new_manifest).values()}
+        kinds = {k[-1] for k in base_keys.values()}
+        other = {k[-1] for k in new_keys.values()}
         why = (
             f"; base ran on {', '.join(sorted(kinds))}, new on {', '.join(sorted(other))}: "
             "give --across-backends to compare them anyway"
@@ -327,6 +354,11 @@ def compare(
         out(f"\nonly in base (not compared): {', '.join(only_base)}")
     if only_new:
         out(f"only in new (not compared): {', '.join(only_new)}")
+    reasons = why_unmatched(base_keys, new_keys, only_base, only_new)
+    if reasons:
+        out("why not matched:")
+        for line in reasons:
+            out(line)
     untested = table[table["verdict"] == TOO_FEW]
     if len(untested):
         out(
@@ -334,12 +366,28 @@ def compare(
             f"be significant at {ALPHA:.0%}, whatever the times; their time is not judged. Rerun with "
             "--repeats 5 (4 a side is the least the test can use)."
         )
+    out("\n" + last_line(table, threshold))
+    return 1 if table["regression"].any() else 0
+
+
+def last_line(table: pd.DataFrame, threshold: float) -> str:
+    """The verdict over all matched cases; it names the cases whose time went unjudged, so that too
+    few repeats never read as an all-clear."""
     regressed = table[table["regression"]]
+    untested = table[table["verdict"] == TOO_FEW]
+    judged = len(table) - len(untested)
     if len(regressed):
-        out(f"\n{len(regressed)} regression(s): {', '.join(regressed['case_id'])}")
-        return 1
-    out(f"\nno significant slowdown beyond {threshold:.0%} in {len(table)} matched case(s)")
-    return 0
+        line = f"{len(regressed)} regression(s): {', '.join(regressed['case_id'])}"
+    elif judged:
+        line = f"no significant slowdown beyond {threshold:.0%} in {judged} judged case(s)"
+    else:
+        line = "no case's time was judged"
+    if len(untested):
+        line += (
+            f"; {len(untested)} matched case(s) not judged: too few repeats ({_sizes(untested)}; "
+            "4 a side is the least the test can use)"
+        )
+    return line
 
 
 def _sizes(table: pd.DataFrame) -> str:

@@ -19,15 +19,31 @@ worker up to 3 times, silently) and the harness's retries come on top of it.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from bench.errors import UserError
 from bench.executors.base import Billing, Executor
 
+#: Where a LocalCluster listens: this machine's loopback, never every interface.
+LOOPBACK = "127.0.0.1"
 #: Worker deaths a LocalCluster's scheduler absorbs before it fails a task (KilledWorker).
 ALLOWED_FAILURES = 0
+
+
+def on_loopback(address: str) -> bool:
+    """Whether a scheduler address (tcp://127.0.0.1:8786, localhost:8786, tcp://[::1]:8786) is this
+    machine's loopback."""
+    host = urlsplit(address if "://" in address else f"tcp://{address}").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class DaskExecutor(Executor):
@@ -42,6 +58,7 @@ class DaskExecutor(Executor):
         self.connect_timeout_s = connect_timeout_s
         self._cluster = None
         self._client = None
+        self._cluster_threads: int | None = None  # an existing cluster's worker threads, once connected
 
     @classmethod
     def from_settings(cls, workers: int, settings: Mapping[str, Any]) -> DaskExecutor:
@@ -53,11 +70,36 @@ class DaskExecutor(Executor):
 
     @classmethod
     def billing_for(cls, backend: str) -> Billing:
-        return Billing() if backend == "LocalCluster" else Billing("remote")
+        """A LocalCluster, or a cluster whose scheduler is on loopback, is this machine, priced as such;
+        any other cluster runs on machines elsewhere (priced only as the machine the user names)."""
+        return Billing() if backend == "LocalCluster" or on_loopback(backend) else Billing("remote")
+
+    def describe(self) -> dict[str, Any]:
+        """The manifest's record; on an existing cluster, its worker threads (its slots in all)."""
+        described = super().describe()
+        if self._cluster_threads is not None:
+            described["cluster_threads"] = self._cluster_threads
+        return described
 
     def preflight(self) -> None:
+        """An existing cluster is reachable and has the worker threads asked for, before any work."""
         if self.scheduler is not None:
-            self._connect().close()
+            client = self._connect()
+            try:
+                self._check_threads(client)
+            finally:
+                client.close()
+
+    def _check_threads(self, client) -> None:
+        threads = sum(
+            info.get("nthreads", 1) for info in client.scheduler_info(n_workers=-1)["workers"].values()
+        )
+        self._cluster_threads = threads
+        if threads < self.workers:
+            raise UserError(
+                f"the Dask cluster at {self.scheduler} has {threads} worker thread(s), "
+                f"fewer than the {self.workers} asked for"
+            )
 
     def _connect(self):
         from distributed import Client
@@ -80,24 +122,21 @@ class DaskExecutor(Executor):
                     n_workers=self.workers,
                     threads_per_worker=1,
                     processes=True,
-                    # None still tries port 8787 and warns when it is taken; :0 binds nothing fixed
-                    # (and without bokeh installed no dashboard starts at all)
-                    dashboard_address=":0",
+                    # this machine only: the scheduler, the workers and their dashboards on loopback
+                    # (None still binds port 8787; a free port binds nothing fixed)
+                    host=LOOPBACK,
+                    dashboard_address=f"{LOOPBACK}:0",
                     silence_logs=logging.ERROR,
                 )
             self._client = Client(self._cluster)
             self._warm_up()
             return
         self._client = self._connect()
-        threads = sum(
-            info.get("nthreads", 1) for info in self._client.scheduler_info(n_workers=-1)["workers"].values()
-        )
-        if threads < self.workers:
+        try:
+            self._check_threads(self._client)
+        except UserError:
             self.close()
-            raise UserError(
-                f"the Dask cluster at {self.scheduler} has {threads} worker thread(s), "
-                f"fewer than the {self.workers} asked for"
-            )
+            raise
         self._warm_up()
 
     def _warm_up(self) -> None:

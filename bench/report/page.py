@@ -61,7 +61,7 @@ def _meta_rows(data: RunData) -> list[tuple[str, str]]:
         ("list file", str(config.get("list_file") or "none")),
         ("executors", ", ".join(config.get("executors") or sorted(data.runs["executor"].unique()))),
         ("workers", ", ".join(str(w) for w in sorted(data.runs["workers"].unique()))),
-        ("kernel", str(config.get("kernel", "?"))),
+        ("kernels", ", ".join(config.get("kernels") or sorted(data.runs["kernel"].dropna().unique()))),
         ("repeats", str(config.get("repeats", "?"))),
         ("machine", tables.machine_label(m)),
         ("host / OS", f"{env.get('hostname', '?')} / {env.get('os', '?')}"),

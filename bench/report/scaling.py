@@ -13,7 +13,8 @@ import seaborn as sns
 
 from bench import tables
 from bench.analysis.statistics import MIN_REPEATS, MIN_REPEATS_SPEEDUP, case_summary
-from bench.executors import REFERENCE, chunking
+from bench.errors import UserError
+from bench.executors import REFERENCE, chunking, executor_class
 from bench.report.data import _cores, _dataset, _repeats, _short, _spread
 from bench.report.style import Plot, _colours, _empty_runs, _new_figure, _styled
 
@@ -34,6 +35,22 @@ def _errors(values: pd.Series, low: pd.Series, high: pd.Series) -> np.ndarray:
     """Error-bar lengths below and above each value (NaN, no bar, where the interval is not measured)."""
     middle = values.to_numpy(float)
     return np.vstack([middle - low.to_numpy(float), high.to_numpy(float) - middle])
+
+
+def _cluster_slots(manifest: dict) -> list[tuple[str, int, str]]:
+    """(executor, worker threads, where) of each existing cluster the run's cases ran on, as the
+    manifest recorded it: their slots, the limit of those cases, which this machine's cores are not."""
+    found = []
+    for name, settings in (manifest.get("executor_settings") or {}).items():
+        threads = (settings or {}).get("cluster_threads")
+        if not threads:
+            continue
+        try:
+            here = executor_class(name).billing_for(str(settings.get("backend", ""))).kind == "machine"
+        except UserError:  # an executor no longer installed: where it ran is not known
+            here = False
+        found.append((name, int(threads), "on this machine" if here else "elsewhere"))
+    return found
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -66,7 +83,8 @@ def _against_workers(runs: pd.DataFrame, manifest: dict, metric: str) -> Plot:
         default = not multi_chunk or key[1] == "default chunks"
         style = dict(marker="o", ls="-") if default else dict(marker="s", ls=":", mfc="white")
         ax.plot(x, y, color=colours[name], label=label, **style)
-    top = max(int(summary["workers"].max()), cores or 1)
+    clusters = _cluster_slots(manifest)
+    top = max(int(summary["workers"].max()), cores or 1, *(threads for _, threads, _ in clusters))
     if metric == "speedup":
         ax.plot([1, top], [1, top], ls="--", color="0.45", lw=1, label="ideal (speedup = workers)")
         ax.set_ylabel("speedup over sequential (x)")
@@ -76,8 +94,14 @@ def _against_workers(runs: pd.DataFrame, manifest: dict, metric: str) -> Plot:
         ax.set_ylim(bottom=0)
     if cores:
         ax.axvline(cores, ls=":", color="0.2", lw=1.2, label=f"this machine's {cores} cores")
+    limits = [f"dotted: this machine's {cores or '?'} cores"]
+    for name, threads, where in clusters:
+        text = f"the {name} cluster's {threads} worker threads ({where})"
+        ax.axvline(threads, ls="-.", color=colours.get(name, "0.2"), lw=1.2, label=text)
+        limits.append(f"dash-dot: {text}, the slots its cases had")
     ax.set_xlabel("workers")
-    ticks = sorted(set(summary["workers"].astype(int)) | ({cores} if cores else set()))
+    marked = {cores} if cores else set()
+    ticks = sorted(set(summary["workers"].astype(int)) | marked | {t for _, t, _ in clusters})
     ax.set_xticks(ticks)
     ax.set_xlim(0.7, top + 0.3)
     ax.legend(loc="best", fontsize="small")
@@ -91,7 +115,7 @@ def _against_workers(runs: pd.DataFrame, manifest: dict, metric: str) -> Plot:
         f"{what} ({ref_text}) against workers, one line per executor ({executors}); "
         f"{_repeats(summary)}, {_whiskers(summary, metric)}, {_spread(summary)}; "
         f"best parallel case {best[metric]:.2f} "
-        f"({best['case_id']}); dashed: ideal, dotted: the machine's {cores or '?'} cores; "
+        f"({best['case_id']}); dashed: ideal, {', '.join(limits)}; "
         f"{_dataset(manifest, runs)}; measured on {tables.machine_label(manifest)}."
     )
     ax.set_title(what + " by workers", loc="left")

@@ -111,13 +111,19 @@ def stages(tasks: pd.DataFrame, runs: pd.DataFrame, manifest: dict) -> Plot:
         f"in-worker stages (fetch, decode, detect, landmarks, warp, encode, put), cold start (model "
         f"load), dispatch overhead (workers x wall minus in-worker time: queueing, transfer, start-up) and "
         f"slots idle at the tail (waiting for the last chunk; largest in {tail['case_id']}, "
-        f"{tail[TAIL_IDLE] / tail['total']:.0%}); mean of {reps} repeat{'s' if reps != 1 else ''}, "
-        f"bar heights vary by up to "
-        f"{spread:.0%} between repeats; detect is {detect_share:.0%} of in-worker time; dispatch "
+        f"{tail[TAIL_IDLE] / tail['total']:.0%}); {_repeat_spread(reps, spread)}; "
+        f"detect is {detect_share:.0%} of in-worker time; dispatch "
         f"overhead is largest in {worst['case_id']} ({worst[DISPATCH] / worst['total']:.0%}); "
         f"{_dataset(manifest, runs)}; measured on {tables.machine_label(manifest)}."
     )
     return Plot(fig, caption)
+
+
+def _repeat_spread(repeats: int, spread: float) -> str:
+    """How many repeats the bars average and how far they vary; one repeat has no spread to give."""
+    if repeats <= 1:
+        return "one repeat per case (spread between repeats not measured)"
+    return f"mean of {repeats} repeats, bar heights vary by up to {spread:.0%} between repeats"
 
 
 # ---------------------------------------------------------------------------------------------------

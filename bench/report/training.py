@@ -33,7 +33,7 @@ def training(metrics: dict | None, manifest: dict) -> Plot:
             "Training",
             "Training has not run: there is no train/metrics.json in this run folder.",
             "Training has not run for this run: no train/metrics.json in the run folder "
-            "(facebench train --run RUN writes it).",
+            "(facebench train RUN writes it).",
         )
     scores = _scores(metrics)
     history = metrics.get("history") if isinstance(metrics.get("history"), dict) else None

@@ -144,6 +144,23 @@ class RunResult:
             f"environment failed, not the images): {top}"
         )
 
+    def bad_inputs(self, shown: int = 5) -> str | None:
+        """One line on the images that could not be read as images (``bad_input``): how many distinct
+        images, not images x cases, and the first ``shown`` by name with their reasons; None if none."""
+        bad = self.tasks[self.tasks["status"] == "bad_input"].drop_duplicates("key").sort_values("key")
+        if bad.empty:
+            return None
+        reasons = (
+            bad["error"].fillna("no reason recorded").astype(str).str.split("\n").str[0].str.slice(0, 100)
+        )
+        named = "; ".join(
+            f"{key} ({reason})" for key, reason in zip(bad["key"][:shown], reasons[:shown], strict=True)
+        )
+        more = (
+            f"; and {len(bad) - shown} more (status bad_input in tasks.parquet)" if len(bad) > shown else ""
+        )
+        return f"{len(bad)} image(s) could not be read as images (bad_input): {named}{more}"
+
     @property
     def ok(self) -> bool:
         return self.identical and self.errors() is None
@@ -315,7 +332,17 @@ class Run:
         return LocalStore(self.run_dir / "scratch" / f"{case.case_id}-r{repeat}")
 
     def execute(self) -> RunResult:
+        """Every case and repeat, into the run folder. A run refused (UserError) before its first case
+        finished leaves no folder behind: it holds nothing the user could use or resume."""
         self.run_dir.mkdir(parents=True, exist_ok=self.resumed)
+        try:
+            return self._execute()
+        except UserError:
+            if not self.resumed and not self.run_rows:
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
+
+    def _execute(self) -> RunResult:
         tables.write_json(self.manifest, self.run_dir / "manifest.json")
         self.log(f"run {self.run_id}: {self.dataset.name}, {len(self.dataset)} images -> {self.run_dir}")
         with self.storage:  # embedded-s3: start the endpoint and stage the dataset; stop it after
@@ -409,7 +436,8 @@ class Run:
         tasks = tables.tasks_frame(tasks.to_dict("records"))
         down = faults.store_down(list(tasks["error"]), self.inputs.url)
         if down:  # one line, not one error per image; what finished before is on disk
-            raise UserError(f"{down}; is it reachable? Finished cases are in {self.run_dir}")
+            kept = f" Finished cases are in {self.run_dir}" if self.run_rows or self.resumed else ""
+            raise UserError(f"{down}; is it reachable?{kept}")
         problems: list[str] = []
         if self.storage.is_object_store:  # every crop accounted for; the reference's collected locally
             collect_to = self.run_dir / "output" if case.executor == REFERENCE and repeat == 0 else None

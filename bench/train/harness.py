@@ -282,6 +282,7 @@ def train(
             f"{identities} of {counts.size} identities have at least {options.min_images} crops; "
             "identification needs two or more (lower --min-images?)"
         )
+    log(selection_line(counts, identities, len(eligible), options))
     store = LocalStore(crops_dir)
 
     pairs_path, pairs = None, []
@@ -488,6 +489,25 @@ def predict(
 # ----------------------------------------------------------------------------------- after facebench run
 
 
+def selection_line(counts: pd.Series, identities: int, crops: int, options: TrainOptions) -> str:
+    """Which identities the training keeps, and how many crops that leaves, as the log says it."""
+    enough = int((counts >= options.min_images).sum())
+    which = (
+        f"the {identities} with the most crops (--max-identities {options.max_identities}) of the "
+        f"{enough} with at least {options.min_images}"
+        if options.max_identities and enough > options.max_identities
+        else f"the {identities} with at least {options.min_images} crops"
+    )
+    return f"keeping {which}, of {counts.size} identities: {crops} of {int(counts.sum())} crops"
+
+
+#: Said after the short training on a synthetic dataset: its score is no measure of recognition.
+SYNTHETIC_CAVEAT = (
+    "note: synthetic faces are drawn from a few traits per identity and are easily told apart: "
+    "100% here is the easy case, not a measure of recognition on real photos (LFW: docs/training.md)"
+)
+
+
 def after_run(
     run_dir: str | Path,
     wanted: bool | None = None,
@@ -513,6 +533,8 @@ def after_run(
         result = None
     if result is not None:
         log(format_metrics(result.metrics))
+        if dataset.startswith("synthetic"):
+            log(SYNTHETIC_CAVEAT)
         log(f"model and metrics: {result.train_dir}")
     log("")
     return result
