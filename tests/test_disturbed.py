@@ -13,7 +13,8 @@ from conftest import copy_run
 from bench import tables
 from bench.analysis import compare
 from bench.analysis.statistics import DISTURBED_CORES, disturbance_notes, disturbed_cases
-from bench.report.page import _load_text
+from bench.report import figures
+from bench.report.page import _load_text, _meta_rows
 from bench.run import load
 
 WARNING = "facebench: warning:"
@@ -123,3 +124,6 @@ def test_compare_says_when_matched_cases_met_different_load(small_run, tmp_path,
     b, n = (pd.read_parquet(r / "runs.parquet") for r in (base, busy))
     matched = compare.pairs(b, n)
     assert len(compare.load_differences(b, n, matched)) == len(matched)
+    # and the report's header says so, on a line of its own
+    assert dict(_meta_rows(figures.load_run(busy)))["other work"].startswith("DISTURBED")
+    assert dict(_meta_rows(figures.load_run(base)))["other work"].startswith("quiet")
