@@ -21,6 +21,15 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
+def _repeats(text: str) -> int | str:
+    if text.strip() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a whole number, got {text!r}") from None
+
+
 def _chunk_list(text: str) -> list[int | None]:
     try:
         return [None if p.strip() == "auto" else int(p) for p in text.split(",") if p.strip()] or [None]
@@ -112,6 +121,7 @@ RUN_FLAGS = {
     "kernel": "kernels",
     "start": "starts",
     "repeats": "repeats",
+    "budget": "budget_s",
     "dask_scheduler": "dask_scheduler",
     "lithops_config": "lithops_config",
     "price_book": "price_book",
@@ -523,7 +533,18 @@ def add_run_parser(sub) -> None:
     run.add_argument(
         "--suite", help="a suite file (TOML) naming the matrix; a flag given too wins over its key"
     )
-    run.add_argument("--repeats", type=int, help="interleaved repeats of every case (default 1)")
+    run.add_argument(
+        "--repeats",
+        type=_repeats,
+        help="interleaved rounds of every case: a number, or auto (default): until every case's 95%% "
+        "interval of its median is within +-5%% of it, or --budget runs out",
+    )
+    run.add_argument(
+        "--budget",
+        type=float,
+        metavar="SECONDS",
+        help="with --repeats auto: seconds of measured rounds at most (default 240)",
+    )
     run.add_argument(
         "--kernel",
         type=_name_list,

@@ -71,6 +71,9 @@ RUN_COLUMNS = [
     "output_digest",
     "identical",
 ]
+# The runner adds measured extras to runs (docs/architecture.md), among them the load during the case
+# (bench/run/load.py): background_cpu, the CPU everything outside the run's process tree took, and
+# steal_cpu, the VM's steal time, both in cores over the case's wall time.
 STATUSES = ("ok", "no_face", "bad_input", "error")
 STAGE_COLUMNS = ["fetch_s", "decode_s", "detect_s", "landmarks_s", "warp_s", "encode_s", "put_s"]
 

@@ -9,20 +9,20 @@ SEED=$DATA/lfw-meta/seed-subset.txt
 step() { echo "== $1 $(date -u +%H:%M:%S) load: $(cut -d' ' -f1-3 /proc/loadavg)"; }
 
 step "seed subset, every executor, workers 1 and 2 (issue 2; the reference results)"
-facebench run --dataset "$DATA/lfw" --list "$SEED" --workers 1,2 --no-train --no-progress \
+facebench run --dataset "$DATA/lfw" --list "$SEED" --workers 1,2 --repeats 1 --no-train --no-progress \
   --out results/reference-runs | tee "$OUT/seed.log"
 
 step "naive and optimized kernels, sequential, first 200 images of the seed subset (issue 4)"
 head -n 200 "$SEED" > "$OUT/seed200.txt"
 facebench run --dataset "$DATA/lfw" --list "$OUT/seed200.txt" --kernel optimized,naive --executors sequential \
-  --no-train --no-progress --out "$OUT/runs" | tee "$OUT/naive.log"
+  --repeats 1 --no-train --no-progress --out "$OUT/runs" | tee "$OUT/naive.log"
 
 step "object storage at 0 and 50 ms (issue 3)"
 facebench run --suite suites/seed-s3.toml --no-train --no-progress --out "$OUT/runs" | tee "$OUT/s3.log"
 
 step "training on LFW identities with at least 10 images (issue 6)"
 facebench run --dataset "$DATA/lfw" --list "$DATA/lfw-meta/ge10.txt" --executors processes --workers 2 \
-  --no-train --no-progress --out "$OUT/runs" | tee "$OUT/ge10.log"
+  --repeats 1 --no-train --no-progress --out "$OUT/runs" | tee "$OUT/ge10.log"
 GE10=$(tail -n 1 "$OUT/ge10.log")
 facebench train "$GE10" --executors processes --workers 2 | tee "$OUT/train-ge10.log"
 

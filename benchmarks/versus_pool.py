@@ -76,7 +76,7 @@ def main() -> None:
         dataset=args.dataset, list_file=args.list, executors=args.executors.split(","),
         workers=[args.workers], starts=args.starts.split(","),
         chunk_sizes=[None if c == "auto" else int(c) for c in args.chunk_sizes.split(",")], out=args.out,
-        progress=False,
+        progress=False, repeats=1,
     )  # fmt: skip
     for key in dataset.keys:  # warm the page cache for both sides alike
         (dataset.root / key).read_bytes()

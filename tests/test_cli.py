@@ -22,7 +22,7 @@ def facebench(*args: str, env: dict | None = None) -> subprocess.CompletedProces
 def test_run_prints_a_summary_and_the_run_folder_last(tmp_path):
     out = facebench(
         "run", "--dataset", "synthetic:8", "--executors", "sequential,processes", "--workers", "2",
-        "--out", str(tmp_path), "--no-progress",
+        "--out", str(tmp_path), "--no-progress", "--repeats", "1",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
@@ -36,7 +36,7 @@ def test_run_prints_a_summary_and_the_run_folder_last(tmp_path):
 def test_remote_dask_cluster(dask_scheduler, tmp_path):
     out = facebench(
         "run", "--dataset", "synthetic:8", "--executors", "dask", "--workers", "2",
-        "--dask-scheduler", dask_scheduler, "--out", str(tmp_path), "--no-progress",
+        "--dask-scheduler", dask_scheduler, "--out", str(tmp_path), "--no-progress", "--repeats", "1",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     run_dir = Path(out.stdout.strip().splitlines()[-1])
@@ -62,6 +62,7 @@ def test_a_multithreaded_remote_worker_runs_safely_within_the_asked_concurrency(
     out = facebench(
         "run", "--dataset", "synthetic:24", "--executors", "sequential,dask", "--dask-scheduler", address,
         "--workers", "2", "--chunk-size", "3", "--out", str(tmp_path), "--no-progress", "--no-train",
+        "--repeats", "1",
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     run_dir = Path(out.stdout.strip().splitlines()[-1])
@@ -83,7 +84,7 @@ def test_a_remote_worker_that_dies_costs_a_retry_not_a_hang(dask_threaded_cluste
         [sys.executable, "-m", "bench.cli", "run", "--dataset", "synthetic:96",
          "--executors", "sequential,dask",
          "--dask-scheduler", address, "--workers", "2", "--chunk-size", "2", "--out", str(tmp_path),
-         "--no-progress", "--no-train", "--no-warmup"],
+         "--no-progress", "--no-train", "--no-warmup", "--repeats", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     # wait until the dask case is under way (its first crops are in its scratch folder), then kill
@@ -189,7 +190,8 @@ def test_an_executor_from_outside_the_repository_runs_end_to_end(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(outside)}
     out = facebench(
         "run", "--dataset", "synthetic:8", "--executors", "sequential,spawn_pool:SpawnPool",
-        "--workers", "2", "--out", str(tmp_path / "runs"), "--no-progress", "--no-train", env=env,
+        "--workers", "2", "--out", str(tmp_path / "runs"), "--no-progress", "--no-train", "--repeats", "1",
+        env=env,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     run_dir = Path(out.stdout.strip().splitlines()[-1])
@@ -223,7 +225,7 @@ def test_a_broken_environment_exits_non_zero_and_names_the_cause(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(fake.parent)}
     out = facebench(
         "run", "--dataset", "synthetic:4", "--executors", "sequential,processes", "--workers", "1",
-        "--out", str(tmp_path / "runs"), "--no-progress", "--no-train", env=env,
+        "--out", str(tmp_path / "runs"), "--no-progress", "--no-train", "--repeats", "1", env=env,
     )  # fmt: skip
     assert out.returncode == 1, out.stdout + out.stderr
     line = [x for x in out.stderr.splitlines() if "ended as error" in x]

@@ -259,7 +259,7 @@ def test_model_fit_on_one_case_predicts_another():
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("model-runs")
-    common = ["--out", str(out), "--no-progress"]
+    common = ["--out", str(out), "--no-progress", "--repeats", "1"]
     assert (
         main(
             [

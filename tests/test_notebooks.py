@@ -65,7 +65,7 @@ def trained_run(tmp_path_factory) -> Path:
     from bench.train.harness import after_run
 
     config = RunConfig(
-        dataset="synthetic:120", executors=["sequential"], workers=[1],
+        dataset="synthetic:120", executors=["sequential"], workers=[1], repeats=1,
         out=str(tmp_path_factory.mktemp("trained")), progress=False,
     )  # fmt: skip
     run = Run(config, log=lambda _: None).execute()

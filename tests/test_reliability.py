@@ -46,6 +46,7 @@ def quiet(_: str) -> None:
 
 def run(tmp_path: Path, **options) -> Run:
     config = {"dataset": f"synthetic:{N}", "workers": [2], "chunk_sizes": [2], "progress": False}
+    config["repeats"] = 1  # one round: the faults are what is measured
     config["warmup"] = False  # warm-ups never see injected faults; here they would only cost time
     config.update(options)
     return Run(RunConfig(out=str(tmp_path / "runs"), **config), log=quiet)
@@ -120,7 +121,11 @@ def corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def corpus_run(corpus, tmp_path_factory):
     config = RunConfig(
-        dataset=str(corpus), executors=EXECUTORS, workers=[2], out=str(tmp_path_factory.mktemp("runs"))
+        dataset=str(corpus),
+        executors=EXECUTORS,
+        workers=[2],
+        repeats=1,
+        out=str(tmp_path_factory.mktemp("r")),
     )
     config.progress = config.warmup = False
     return Run(config, log=quiet).execute()
@@ -143,7 +148,7 @@ def test_every_awkward_input_gets_its_status_under_every_executor(corpus, corpus
 
 def test_the_cli_counts_statuses_and_exits_0(corpus, tmp_path):
     out = facebench("run", "--dataset", str(corpus), "--executors", "sequential", "--out", str(tmp_path),
-                    "--no-progress", "--no-warmup")  # fmt: skip
+                    "--no-progress", "--no-warmup", "--repeats", "1")  # fmt: skip
     assert out.returncode == 0, out.stderr
     counts = {s: sum(v[0] == s for v in EXPECTED.values()) for s in ("bad_input", "no_face", "ok")}
     assert f"statuses over all cases: {counts}" in out.stdout
@@ -321,7 +326,8 @@ def test_an_interrupted_run_resumes_to_the_same_tables(sig, folder8, keys, tmp_p
     env = dict(os.environ)
     env[faults.INJECT_VAR] = json.dumps({"dir": str(pauses), "keys": {keys[KEY_INDEX]: "pause"}})
     args = ["run", "--dataset", str(folder8), "--executors", "sequential,processes", "--workers", "1,2",
-            "--chunk-size", "2", "--out", str(tmp_path / "runs"), "--no-progress", "--no-warmup"]  # fmt: skip
+            "--chunk-size", "2", "--out", str(tmp_path / "runs"), "--no-progress", "--no-warmup",
+            "--repeats", "1"]  # fmt: skip
     # Output to files, not pipes: a worker orphaned by SIGKILL would hold a pipe open.
     with open(tmp_path / "stdout", "w") as stdout, open(tmp_path / "stderr", "w") as stderr:
         client = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], env=env, stdout=stdout,
@@ -523,7 +529,7 @@ def test_no_secret_reaches_a_file_or_the_output(faulty_s3, s3_dataset, tmp_path)
     out = facebench("run", "--dataset", f"synthetic:{N}", "--store", s3_dataset, "--endpoint",
                     faulty_s3.endpoint, "--executors", "sequential,lithops", "--workers", "2",
                     "--out", str(tmp_path / "runs"), "--no-progress", "--keep-outputs", "--no-train",
-                    "--no-warmup", env=env)  # fmt: skip
+                    "--no-warmup", "--repeats", "1", env=env)  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert SECRET not in out.stdout and SECRET not in out.stderr
     written = [p for p in (tmp_path / "runs").rglob("*") if p.is_file()]

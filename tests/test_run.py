@@ -25,6 +25,7 @@ def full_run(tmp_path_factory, synthetic_small):
         dataset="synthetic:16",
         executors=EXECUTORS,
         workers=[1, 2],
+        repeats=1,
         out=str(tmp_path_factory.mktemp("runs")),
         progress=False,
     )
@@ -124,6 +125,7 @@ def test_a_differing_case_is_not_identical(full_run, monkeypatch):
             dataset="synthetic:16",
             executors=["processes"],
             workers=[1],
+            repeats=1,
             out=str(full_run.run_dir.parent),
             progress=False,
         ),
@@ -180,7 +182,7 @@ def test_runs_table_reads_back_as_tidy_pandas(full_run):
 def test_naive_kernel_is_checked_against_the_optimized_reference(tmp_path):
     config = RunConfig(
         dataset="synthetic:4", executors=["sequential"], kernels=["optimized", "naive"], out=str(tmp_path),
-        progress=False,
+        progress=False, repeats=1,
     )  # fmt: skip
     result = Run(config, log=lambda _: None).execute()
     runs = result.runs.set_index("kernel")

@@ -52,14 +52,19 @@ def s3_run(tmp_path_factory, s3_endpoint):
     executors = ",".join(EXECUTORS)
     run = _cli(
         ["run", "--dataset", DATASET, "--executors", executors, "--workers", "1,2", "--no-progress"]
-        + ["--out", str(out), *where],
+        + ["--out", str(out), "--repeats", "1", *where],
         env,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     run_dir = Path(run.stdout.strip().splitlines()[-1])
     local = Run(
         RunConfig(
-            dataset=DATASET, executors=["sequential"], workers=[1], out=str(out / "local"), progress=False
+            dataset=DATASET,
+            executors=["sequential"],
+            workers=[1],
+            out=str(out / "local"),
+            progress=False,
+            repeats=1,
         ),
         log=lambda _: None,
     ).execute()
@@ -175,6 +180,7 @@ def test_embedded_store_starts_stages_records_latency_and_stops(tmp_path, no_cre
         dataset=DATASET,
         executors=["sequential", "processes"],
         workers=[2],
+        repeats=1,
         store="embedded-s3:latency_ms=30",
         out=str(tmp_path),
         progress=False,

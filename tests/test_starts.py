@@ -23,7 +23,7 @@ def cold_warm_run(tmp_path_factory) -> Path:
     done = subprocess.run(
         [sys.executable, "-m", "bench.cli", "run", "--dataset", "synthetic:8",
          "--executors", "sequential,processes,dask,lithops", "--workers", "2", "--start", "cold,warm",
-         "--out", str(out), "--no-progress", "--no-train"],
+         "--out", str(out), "--no-progress", "--no-train", "--repeats", "1"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr

@@ -120,6 +120,7 @@ machine = "c5.large"
 price_per_hour = 1.5
 retries = 5
 task_timeout = 30
+budget_s = 90
 keep_outputs = false
 warmup = true
 """
@@ -140,6 +141,8 @@ FLAGS = [  # (flag and value, RunConfig field, the value every configuration mus
     (["--kernel", "optimized,naive"], "kernels", ["optimized", "naive"]),
     (["--start", "cold,warm"], "starts", ["cold", "warm"]),
     (["--repeats", "3"], "repeats", 3),
+    (["--repeats", "auto"], "repeats", "auto"),
+    (["--budget", "30"], "budget_s", 30.0),
     (["--list", "flag-list.txt"], "list_file", "flag-list.txt"),
     (["--dataset", "synthetic:9"], "dataset", "synthetic:9"),
     (["--no-warmup"], "warmup", False),
@@ -178,6 +181,7 @@ def test_a_suite_sets_its_settings_for_every_case(tmp_path):
         "dask_scheduler": "tcp://suite:8786", "lithops_config": "suite-lithops.yaml",
         "endpoint": "http://suite:9000", "price_book": "suite-book.toml", "machine": "c5.large",
         "price_per_hour": 1.5, "retries": 5, "task_timeout": 30, "keep_outputs": False, "warmup": True,
+        "budget_s": 90,
     }  # fmt: skip
     for config in configs:
         assert {key: getattr(config, key) for key in expected} == expected

@@ -41,7 +41,12 @@ def trained(tmp_path_factory):
     """A synthetic run, then what `facebench run` does after it on a synthetic dataset: train."""
     out = tmp_path_factory.mktemp("train-runs")
     config = RunConfig(
-        dataset="synthetic:120", executors=["sequential"], workers=[1], out=str(out), progress=False
+        dataset="synthetic:120",
+        executors=["sequential"],
+        workers=[1],
+        out=str(out),
+        progress=False,
+        repeats=1,
     )
     run = Run(config, log=lambda _: None).execute()
     lines: list[str] = []
@@ -293,6 +298,7 @@ def test_train_on_a_folder_of_crops(trained, tmp_path, capsys):
 
 def test_run_trains_only_when_the_data_allows_and_train_can_be_turned_off(tmp_path, capsys):
     base = ["run", "--dataset", "synthetic:16", "--executors", "sequential", "--workers", "1"]
+    base += ["--repeats", "1"]
     assert main([*base, "--out", str(tmp_path / "a"), "--no-progress"]) == 0
     out = capsys.readouterr().out  # 2 identities x 8 images: too few for a split of 10
     assert "training skipped" in out and "at least 10 crops" in out
@@ -375,6 +381,7 @@ def test_lfw_identification_and_pairs_verification(lfw_data, tmp_path, request):
         list_file=str(listing),
         executors=["sequential"],
         workers=[1],
+        repeats=1,
         out=str(tmp_path / "runs"),
         progress=False,
     )

@@ -19,8 +19,9 @@ significant change inside the threshold, or a faster case, is reported and toler
 significant difference". With too few repeats for the test ever to reach 5% (1 vs 1, 2 vs 2, 3 vs 3:
 it needs e.g. 4 vs 4) the case's time is not judged, and the verdict says so. A case whose outputs
 were identical to the sequential reference in BASE and are not in NEW is a regression whatever its
-time. Exit status: 1 when any case regressed, 0 otherwise, 2 on a user error (a missing run, no case
-in common, a bad threshold).
+time. Cases whose runs met different load (other work or steal, ``load_differences``) are named in
+a note: their difference may be the machine's. Exit status: 1 when any case regressed, 0 otherwise,
+2 on a user error (a missing run, no case in common, a bad threshold).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from bench import tables
-from bench.analysis.statistics import CONFIDENCE
+from bench.analysis.statistics import CONFIDENCE, DISTURBED_CORES, LOAD_COLUMNS
 from bench.errors import UserError
 from bench.executors import executor_class
 from bench.executors.chunking import is_default
@@ -253,6 +254,28 @@ def compare_tables(
     return pd.DataFrame(rows)
 
 
+def load_differences(
+    base_runs: pd.DataFrame, new_runs: pd.DataFrame, matched: list[tuple[str, str]]
+) -> pd.DataFrame:
+    """The matched cases whose runs met different load: the medians over repeats of other work plus
+    steal (cores, bench/run/load.py) differ by more than ``DISTURBED_CORES``. A difference in their
+    times may be the machine's, so it is no finding. Runs made before the load was recorded: none."""
+    columns = ["case_id", "base_case_id", "base_load", "new_load"]
+    if not (set(LOAD_COLUMNS) <= set(base_runs.columns) and set(LOAD_COLUMNS) <= set(new_runs.columns)):
+        return pd.DataFrame(columns=columns)
+
+    def load(runs: pd.DataFrame) -> pd.Series:
+        return runs[LOAD_COLUMNS].astype(float).sum(axis=1, min_count=1).groupby(runs["case_id"]).median()
+
+    base, new = load(base_runs), load(new_runs)
+    rows = [
+        (case_id, base_id, base[base_id], new[case_id])
+        for base_id, case_id in matched
+        if abs(new[case_id] - base[base_id]) > DISTURBED_CORES
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def _context(label: str, manifest: dict, path) -> str:
     data = manifest.get("dataset") or {}
     return (
@@ -365,6 +388,14 @@ def compare(
             f"\nnote: {', '.join(untested['case_id'])}: with {_sizes(untested)} repeats no difference can "
             f"be significant at {ALPHA:.0%}, whatever the times; their time is not judged. Rerun with "
             "--repeats 5 (4 a side is the least the test can use)."
+        )
+    loaded = load_differences(base_runs, new_runs, matched)
+    if len(loaded):
+        shown = zip(loaded["case_id"], loaded["base_load"], loaded["new_load"], strict=True)
+        out(
+            f"\nnote: different load: {', '.join(f'{c} ({b:.2f} vs {n:.2f} cores)' for c, b, n in shown)} "
+            "ran while other work or steal took different shares of this machine (base vs new): a "
+            "difference in their time may be the machine's, not the change's; rerun both on a quiet machine"
         )
     out("\n" + last_line(table, threshold))
     return 1 if table["regression"].any() else 0

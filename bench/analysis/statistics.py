@@ -219,3 +219,65 @@ def chunks_in_flight(tasks: pd.DataFrame) -> int:
         running += step
         peak = max(peak, running)
     return peak
+
+
+def interval_widths(runs: pd.DataFrame) -> pd.Series:
+    """Per case_id, how far its median wall time's 95% interval reaches from the median, as a share
+    of it (the farther side); NaN where the repeats give no interval. ``facebench run --repeats auto``
+    stops when every case's is within its target."""
+    widths = {}
+    for case_id, walls in runs.groupby("case_id", sort=False)["wall_s"]:
+        low, high = median_interval(walls)
+        median = float(walls.median())
+        widths[case_id] = max(median - low, high - median) / median if median > 0 else math.nan
+    return pd.Series(widths, dtype=float)
+
+
+# Other work on the machine (``background_cpu``, recorded by bench/run/load.py) or the hypervisor
+# (``steal_cpu``) taking more than a quarter of a core during a case disturbs it: well above the
+# reading of an idle machine (a few hundredths: clock ticks and daemons), and on a machine whose
+# cores the case fills, 0.25 core is 12% of two cores, more than the +-5% an interval aims at.
+DISTURBED_CORES = 0.25
+LOAD_COLUMNS = ["background_cpu", "steal_cpu"]
+
+
+def disturbed_cases(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per case in which other work or steal exceeded ``DISTURBED_CORES`` during at least one
+    repeat: case_id, the repeats disturbed and measured, and the largest background and steal (cores).
+    Empty for a quiet run, and for runs made before the load was recorded. Why: a fit on such a case
+    learned the busy machine, not the executor."""
+    columns = ["case_id", "repeats_disturbed", "repeats", "background_cpu", "steal_cpu"]
+    if not set(LOAD_COLUMNS) <= set(runs.columns) or runs.empty:
+        return pd.DataFrame(columns=columns)
+    load = runs[LOAD_COLUMNS].astype(float)
+    runs = runs.assign(_disturbed=(load > DISTURBED_CORES).any(axis=1))
+    table = (
+        runs.groupby("case_id", sort=False)
+        .agg(
+            repeats_disturbed=("_disturbed", "sum"),
+            repeats=("repeat", "count"),
+            background_cpu=("background_cpu", "max"),
+            steal_cpu=("steal_cpu", "max"),
+        )
+        .reset_index()
+    )
+    return table[table["repeats_disturbed"] > 0].reset_index(drop=True)[columns]
+
+
+def disturbance_notes(runs: pd.DataFrame) -> list[str]:
+    """What ``disturbed_cases`` found, in words: one line for other work, one for steal (none when
+    quiet). The run warns with them on stderr and the report's header shows them."""
+    table = disturbed_cases(runs)
+    lines = []
+    for column, what in (
+        ("background_cpu", "other work on this machine"),
+        ("steal_cpu", "the hypervisor (steal)"),
+    ):
+        hit = table[table[column] > DISTURBED_CORES]
+        if len(hit):
+            cases = ", ".join(f"{c} ({v:.2f})" for c, v in zip(hit["case_id"], hit[column], strict=True))
+            lines.append(
+                f"{what} took more than {DISTURBED_CORES:g} of a core during {len(hit)} case(s), at most "
+                f"(cores): {cases}; their times measure a busy machine as much as the executor"
+            )
+    return lines

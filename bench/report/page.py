@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from bench import tables
-from bench.analysis.statistics import case_summary
+from bench.analysis.statistics import DISTURBED_CORES, LOAD_COLUMNS, case_summary, disturbance_notes
 from bench.errors import UserError
 from bench.report.data import RunData, describe
 from bench.report.figures import all_figures, load_run
@@ -69,8 +69,22 @@ def _meta_rows(data: RunData) -> list[tuple[str, str]]:
         ("packages", versions or "not recorded"),
         ("git commit", str(env.get("git_commit") or "not recorded")),
         ("price book", _price_book(m.get("price_book"))),
+        ("other work", _load_text(data.runs)),
         ("started / ended", f"{m.get('started_at', '?')} / {m.get('ended_at') or 'unfinished'}"),
     ]
+
+
+def _load_text(runs: pd.DataFrame) -> str:
+    """Whether other work or steal disturbed any case (bench/analysis/statistics.py's rule)."""
+    if not set(LOAD_COLUMNS) <= set(runs.columns):
+        return "not recorded (the run predates it)"
+    notes = disturbance_notes(runs)
+    if notes:
+        return "DISTURBED: " + "; ".join(notes)
+    return (
+        f"quiet: at most {runs['background_cpu'].max():.2f} cores of other work and "
+        f"{runs['steal_cpu'].max():.2f} of steal during any case (limit {DISTURBED_CORES:g})"
+    )
 
 
 def _summary_html(data: RunData) -> str:

@@ -4,8 +4,10 @@ A run rewrites its tables atomically after every case and repeat, so whatever it
 whatever stopped it (Ctrl-C, SIGTERM, the client killed, the power gone). Resuming reads the run
 folder's manifest, rebuilds the same configuration (same dataset, executors, workers, chunk sizes,
 kernel, repeats, retries, timeout) under the same run id, keeps the finished (case, repeat) rows and
-runs only the missing ones, checked against the reference already on disk: the tables come out as an
-uninterrupted run's (same case ids, same output digests; timings are the new ones' own).
+runs only the missing ones (with ``--repeats auto``: finishes the round it stopped in, then goes on as
+the stopping rule says, counting the budget already spent), checked against the reference already
+on disk: the tables come out as an uninterrupted run's (same case ids, same output digests; timings
+are the new ones' own).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pandas as pd
 from bench import tables
 from bench.errors import UserError
 from bench.run import environment
+from bench.run.repeats import AUTO
 from bench.run.runner import REFERENCE, Run, RunConfig, RunResult
 
 
@@ -89,9 +92,13 @@ def resume_run(run_dir: str | Path, log: Callable[[str], None] = print, progress
         )
     run.run_id, run.run_dir, run.resumed = manifest["run_id"], run_dir, True
     done: set[tuple[str, int]] = set()
+    auto = config.repeats == AUTO
     if runs is not None and len(runs):
         done = {(str(c), int(r)) for c, r in zip(runs["case_id"], runs["repeat"], strict=True)}
-        wanted = {(c.case_id, r) for c in run.cases() for r in range(config.repeats)}
+    # auto: the rounds begun so far (the rule decides on more); else the count asked for
+    rounds = (max((r for _, r in done), default=0) + 1) if auto else int(config.repeats)
+    if done:
+        wanted = {(c.case_id, r) for c in run.cases() for r in range(rounds)}
         if not done <= wanted:
             raise UserError(f"{run_dir} holds cases this configuration would not run: it cannot be resumed")
         pairs = pd.Series(list(zip(tasks["case_id"], tasks["repeat"].astype(int), strict=True)))
@@ -103,13 +110,11 @@ def resume_run(run_dir: str | Path, log: Callable[[str], None] = print, progress
         for (kernel, repeat), ref in tasks[tasks["executor"] == REFERENCE].groupby(["kernel", "repeat"]):
             run.reference[(str(kernel), int(repeat))] = ref.reset_index(drop=True)
     run.done = done
-    missing = [
-        (c.case_id, r) for c in run.cases() for r in range(config.repeats) if (c.case_id, r) not in done
-    ]
-    if not missing:
+    missing = [(c.case_id, r) for c in run.cases() for r in range(rounds) if (c.case_id, r) not in done]
+    if not missing and (not auto or manifest.get("ended_at")):
         log(f"run {run.run_id} has every case already; nothing to resume")
         return None
-    previous = {k: manifest[k] for k in ("started_at", "environment") if k in manifest}
+    previous = {k: manifest[k] for k in ("started_at", "environment", "repeats") if k in manifest}
     run.manifest.update(run_id=run.run_id, **previous)
     run.manifest["resumed"] = list(manifest.get("resumed") or []) + [
         {
@@ -119,7 +124,8 @@ def resume_run(run_dir: str | Path, log: Callable[[str], None] = print, progress
             "environment": environment.describe(),
         }
     ]
-    log(f"resuming run {run.run_id}: {len(done)} case(s) done, {len(missing)} to run")
+    more = "; then rounds until every interval is within +-5% or the budget is spent" if auto else ""
+    log(f"resuming run {run.run_id}: {len(done)} case(s) done, {len(missing)} to run{more}")
     return run
 
 

@@ -8,9 +8,11 @@ run leaves its finished cases on disk.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import secrets
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,12 +26,18 @@ from tqdm import tqdm
 from bench import tables
 from bench.analysis.billing import choose_machine, cost_of_case
 from bench.analysis.pricebook import load_price_book
-from bench.analysis.statistics import case_summary, chunks_in_flight, with_case_statistics
+from bench.analysis.statistics import (
+    case_summary,
+    chunks_in_flight,
+    disturbance_notes,
+    with_case_statistics,
+)
 from bench.analysis.utilisation import tail_idle_s
 from bench.errors import UserError
 from bench.executors import BUILTIN, REFERENCE, Executor, executor_class, executor_name
 from bench.executors.chunking import chunk_size_for, chunk_sizes
-from bench.run import environment, faults
+from bench.run import environment, faults, load
+from bench.run.repeats import AUTO, DEFAULT_BUDGET_S, Rounds
 from bench.run.task import (
     CaseContext,
     Chunk,
@@ -59,7 +67,10 @@ class RunConfig:
     executors: list[str] = field(default_factory=lambda: list(BUILTIN))
     workers: list[int] = field(default_factory=lambda: list(range(1, (os.cpu_count() or 1) + 1)))
     chunk_sizes: list[int | None] = field(default_factory=lambda: [None])  # None: the executor's default
-    repeats: int = 1  # interleaved: every case once, then every case again (drift spreads evenly)
+    # interleaved rounds: every case once, then every case again (drift spreads evenly); "auto": until
+    # every case's interval is within +-5% or budget_s of rounds is spent (bench/run/repeats.py)
+    repeats: int | str = AUTO
+    budget_s: float = DEFAULT_BUDGET_S
     kernels: list[str] = field(default_factory=lambda: ["optimized"])
     # cold: every worker loads the models inside the clock; warm: loaded in every worker before it
     starts: list[str] = field(default_factory=lambda: ["cold"])
@@ -86,8 +97,10 @@ class RunConfig:
             raise UserError("--workers takes positive integers, e.g. 1,2,4")
         if any(c is not None and c < 1 for c in self.chunk_sizes) or not self.chunk_sizes:
             raise UserError("--chunk-size takes positive integers or 'auto'")
-        if self.repeats < 1:
-            raise UserError("--repeats must be at least 1")
+        if self.repeats != AUTO and not (isinstance(self.repeats, int) and self.repeats >= 1):
+            raise UserError(f"--repeats takes 'auto' or a whole number of at least 1, not {self.repeats!r}")
+        if not self.budget_s > 0:
+            raise UserError("--budget must be a positive number of seconds")
         if self.retries < 0:
             raise UserError("--retries must be 0 or more")
         if self.task_timeout is not None and not self.task_timeout > 0:
@@ -349,22 +362,42 @@ class Run:
             self.inputs = self.storage.inputs
             if self.config.warmup and not self.resumed:
                 self.warm_up()
-            # Interleaved repeats (A B C A B C): slow drift of a shared machine spreads over every case.
-            # Each case gets freshly started workers, so every repeat measures the same thing.
-            for repeat in range(self.config.repeats):
-                for case in self.cases():
-                    if (case.case_id, repeat) in self.done:
-                        continue  # finished before the run was interrupted (bench/resume.py)
-                    executor = make_executor(self.config, case.executor_spec, case.workers, self.inputs)
-                    executor.warm_load = preload_models if case.start == "warm" else None
-                    executor.worker_setup = partial(prepare_worker, self.inputs)
-                    with executor:  # workers up (warm: with their models) before the clock
-                        self.run_case(case, repeat, executor)
-                    self.save()
+            self.rounds()
         if not self.config.keep_outputs:
             shutil.rmtree(self.run_dir / "scratch", ignore_errors=True)
         self.manifest["ended_at"] = datetime.now(UTC).isoformat()
-        return self.save()
+        result = self.save()
+        for note in disturbance_notes(result.runs):
+            print(f"facebench: warning: {note}", file=sys.stderr, flush=True)
+        return result
+
+    def rounds(self) -> None:
+        """Interleaved repeats (A B C A B C): slow drift of a shared machine spreads over every case.
+        Each case gets freshly started workers, so every repeat measures the same thing. A round begun
+        before an interruption is finished; a new one starts only as the stopping rule says."""
+        rule = Rounds(self.config.repeats, self.config.budget_s, self.manifest.get("repeats"))
+        every = self.cases()
+        for repeat in itertools.count():
+            cases = [c for c in every if (c.case_id, repeat) not in self.done]
+            if every and not cases:
+                continue  # finished before the run was interrupted (bench/resume.py)
+            begun = len(cases) < len(every)
+            if not begun and not rule.another(repeat, tables.runs_frame(self.run_rows)):
+                break
+            t0 = time.monotonic()
+            for case in cases:
+                executor = make_executor(self.config, case.executor_spec, case.workers, self.inputs)
+                executor.warm_load = preload_models if case.start == "warm" else None
+                executor.worker_setup = partial(prepare_worker, self.inputs)
+                with executor:  # workers up (warm: with their models) before the clock
+                    self.run_case(case, repeat, executor)
+                self.save()
+            rule.ended(time.monotonic() - t0)
+            self.manifest["repeats"] = rule.to_json()  # on disk now: a resume counts what was spent
+            tables.write_json(self.manifest, self.run_dir / "manifest.json")
+        self.manifest["repeats"] = rule.to_json()
+        if rule.note():
+            self.log(f"note: {rule.note()}")
 
     def warm_up(self) -> None:
         """One small case per executor before any measured one, recorded in the manifest only."""
@@ -411,9 +444,11 @@ class Run:
             leave=False,
         )
         sizes = chunk_sizes(len(keys), case.chunk_size, case.workers, guided=self.guided(case))
+        before = load.sample()
         gathered, t0_wall, wall_s = gather_chunks(
             dispatch.map, fn, keys, case.chunk_size, _NO_OUTPUT, bar, sizes=sizes
         )
+        other_work = load.between(before, load.sample())
         bar.close()
         scratch = isinstance(outputs, LocalStore) and outputs.root.parent.name == "scratch"
         if scratch and not self.config.keep_outputs:
@@ -451,6 +486,7 @@ class Run:
             row["identical"] = False
         row["retries"] = dispatch.retries  # chunk resubmissions after lost workers
         row["store_retries"] = int(tasks.get("store_retries", pd.Series([0])).fillna(0).sum())
+        row.update(other_work)  # background_cpu, steal_cpu (bench/run/load.py)
         self.log(
             f"  {case.case_id:<32} r{repeat}  {wall_s:7.2f} s  {row['images_per_s']:7.1f} img/s  "
             f"ok {row['ok']}/{row['images']}  identical {row['identical']}"

@@ -2,7 +2,8 @@
 
 Matrix keys: name, datasets (list of dataset specs), list (optional list file), executors, workers (a
 list or "cores" for 1..the machine's cores), chunk_sizes (integers or "auto"), kernels, starts (cold,
-warm), stores (optional; or store, one), repeats, and any number of [[exclude]] tables whose fields
+warm), stores (optional; or store, one), repeats (a number, default 1, or "auto": rounds until every
+interval is within +-5% or budget_s seconds are spent), and any number of [[exclude]] tables whose fields
 (executor, workers, chunk_size, kernel, start; a value or a list of values) remove matching cases.
 Settings keys, one value for every case: those of SETTINGS below, named as RunConfig names them. A flag
 given to ``facebench run --suite`` wins over the suite's key (``overrides``), so that a suite meant for
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
+from bench.run.repeats import AUTO
 from bench.run.runner import RunConfig
 
 #: Settings a suite may give once for all of its cases, with the TOML types each takes.
@@ -31,6 +33,7 @@ SETTINGS: dict[str, tuple[type, ...]] = {
     "price_per_hour": (int, float),
     "retries": (int,),
     "task_timeout": (int, float),
+    "budget_s": (int, float),
     "keep_outputs": (bool,),
     "warmup": (bool,),
 }
@@ -82,9 +85,12 @@ def load_suite(
     try:
         chunk_sizes = [None if c == "auto" else int(c) for c in _as_list(spec.get("chunk_sizes", ["auto"]))]
         workers = [int(w) for w in _as_list(workers)]
-        repeats = int(spec.get("repeats", 1))
+        repeats = spec.get("repeats", 1)
+        repeats = AUTO if repeats == AUTO else int(repeats)
     except (TypeError, ValueError):
-        raise UserError(f"the suite file {path}: workers, chunk_sizes and repeats take integers") from None
+        raise UserError(
+            f'the suite file {path}: workers and chunk_sizes take integers, repeats an integer or "auto"'
+        ) from None
     excludes = [dict(e) for e in spec.get("exclude", [])]
     for e in excludes:
         if not set(e) <= EXCLUDE_FIELDS:

@@ -551,7 +551,7 @@ def train_after_run(
     options = TrainOptions(
         model="embeddings",
         min_images=10,
-        max_identities=10,  # keeps it short: about 120 crops of the default 240
+        max_identities=10,  # keeps it short: the default 120 images are 10 identities of 12
         executor="processes" if w > 1 else "sequential",
         workers=w,
         pairs="none",
