@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from bench.errors import UserError
 from bench.executors import BUILTIN
+from pipelines.kernels import BUILTIN as KERNELS
 
 
 def _int_list(text: str) -> list[int]:
@@ -481,6 +482,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from bench.analysis import pricing as costs
     from bench.analysis.projection import interval_text
     from bench.executors import display_order
+    from bench.kernels import faithful_of
 
     if args.images < 1:
         raise UserError("--images takes a positive integer")
@@ -489,7 +491,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             raise UserError(f"{flag} takes a positive number")
     run_dir = tables.resolve_run(_one(args.runs, "RUN"))
     tasks, runs, manifest = scaling.read_run(run_dir)
-    kernel = "optimized" if "optimized" in set(tasks["kernel"]) else sorted(set(tasks["kernel"]))[0]
+    kernel = faithful_of(set(tasks["kernel"]), manifest)
     try:
         platforms = plan.platforms_from(args.platforms)
         book = costs.load_price_book(args.price_book)
@@ -633,7 +635,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--kernel",
         type=_name_list,
-        help="comma-separated: optimized (default), naive, or both: optimized,naive",
+        help=f"comma-separated, from {','.join(KERNELS)} (docs/kernels.md), package.module:name or an "
+        "installed entry point; default optimized, the faithful kernel",
     )
     run.add_argument(
         "--start",

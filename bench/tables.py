@@ -46,7 +46,22 @@ TASK_COLUMNS = [
 # (its own thread's), the worker's peak resident memory when it finished, and the worker's
 # proportional set size at the end of its chunk (pages shared copy-on-write counted by share: what a
 # warm pool of forked workers really costs in memory).
-TASK_EXTRA_COLUMNS = ["model_load_s", "cpu_s", "worker_rss_mb", "worker_pss_mb"]
+# Where the kernel found the face, for quality across kernels (bench/analysis/quality.py): the chosen
+# face's box (left, top, right, bottom), its eye centres (each the midpoint of the eye's two corners;
+# "left" is the smaller x, as the synthetic generator's truth), and ``landmarks``, the points the
+# kernel aligned on as JSON [[x, y], ...] in the order its manifest entry's ``points`` names (68-point
+# indices). In input pixels; NaN and "" where no face was found.
+FACE_COLUMNS = [
+    "box_x0",
+    "box_y0",
+    "box_x1",
+    "box_y1",
+    "eye_left_x",
+    "eye_left_y",
+    "eye_right_x",
+    "eye_right_y",
+]
+TASK_EXTRA_COLUMNS = ["model_load_s", "cpu_s", "worker_rss_mb", "worker_pss_mb", *FACE_COLUMNS, "landmarks"]
 RUN_COLUMNS = [
     "run_id",
     "case_id",
@@ -74,6 +89,7 @@ STATUSES = ("ok", "no_face", "bad_input", "error")
 STAGE_COLUMNS = ["fetch_s", "decode_s", "detect_s", "landmarks_s", "warp_s", "encode_s", "put_s"]
 
 _FLOAT_COLUMNS = {c for c in TASK_COLUMNS + RUN_COLUMNS + TASK_EXTRA_COLUMNS if c.endswith("_s")} | {
+    *FACE_COLUMNS,
     "t_submit",
     "t_start",
     "t_end",

@@ -30,7 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pipelines import embeddings, faces
+from pipelines import embeddings, kernels
 
 MODELS = ("embeddings", "cnn")
 SPLITS = ("train", "val", "test")
@@ -533,7 +533,7 @@ class Classifier:
 
 def predict_photo(classifier: Classifier, data: bytes, kernel: str = "optimized") -> Prediction:
     """A new photo through the face kernel (detect, align, crop), then the model."""
-    result = faces.process(data, kernel)
+    result = kernels.process(data, kernel)
     if result.status != "ok":
         raise TrainError(f"the face kernel found no usable face ({result.status}: {result.error})")
     return classifier.predict([result.crop])[0]

@@ -58,7 +58,7 @@ def _meta_rows(data: plots.RunData) -> list[tuple[str, str]]:
         ("list file", str(config.get("list_file") or "none")),
         ("executors", ", ".join(config.get("executors") or sorted(data.runs["executor"].unique()))),
         ("workers", ", ".join(str(w) for w in sorted(data.runs["workers"].unique()))),
-        ("kernel", str(config.get("kernel", "?"))),
+        ("kernels", ", ".join(config.get("kernels") or sorted(data.runs["kernel"].unique()))),
         ("repeats", str(config.get("repeats", "?"))),
         ("machine", tables.machine_label(m)),
         ("host / OS", f"{env.get('hostname', '?')} / {env.get('os', '?')}"),
@@ -158,20 +158,20 @@ def project_for(data: plots.RunData, images: int, platforms: list[str] | None) -
     from bench.analysis import plan
     from bench.analysis import pricing as costs
     from bench.executors import display_order
+    from bench.kernels import faithful_of
 
     if images < 1:
         raise UserError("--images takes a positive integer")
     try:
         book = costs.load_price_book(None)
         model = scaling.fit(data.tasks, data.runs, data.manifest)
-        kernels = set(data.tasks["kernel"])
         return plan.options(
             model,
             book,
             images=images,
             platforms=plan.platforms_from(platforms or ["local"]),
             executors=display_order(set(data.runs["executor"])),
-            kernel="optimized" if "optimized" in kernels else sorted(kernels)[0],
+            kernel=faithful_of(set(data.tasks["kernel"]), data.manifest),
         )
     except (KeyError, ValueError) as exc:
         raise UserError(str(exc).strip("'\"")) from None
