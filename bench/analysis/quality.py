@@ -85,7 +85,13 @@ def quality(
         mine_decl = declared(manifest, str(kernel))
         target = str(mine_decl.get("approximates", ""))
         found = mine["status"] == "ok"
-        row = {"kernel": kernel, "approximates": target, "images": len(mine), "faces": int(found.sum())}
+        row = {
+            "kernel": kernel,
+            "approximates": target,
+            "images": len(mine),
+            "faces": int(found.sum()),
+            "compared": "",
+        }
         ref = images[images["kernel"] == target]
         if not ref.empty:
             keys = mine.index.intersection(ref.index)
@@ -124,6 +130,4 @@ def quality(
             dev = _largest_over(_eyes(mine[found]), true_eyes, scale)
             row["truth_eye_dev_median"], row["truth_eye_dev_p95"] = _median_p95(dev)
         rows.append(row)
-    out = pd.DataFrame(rows, columns=QUALITY_COLUMNS)
-    out["compared"] = out["compared"].fillna("")
-    return out
+    return pd.DataFrame(rows, columns=QUALITY_COLUMNS)

@@ -45,6 +45,7 @@ from bench.stores.base import Store
 from bench.stores.local import LocalStore
 from bench.stores.plan import RunStorage
 from pipelines.datasets import Dataset, DatasetError, load_dataset
+from pipelines.kernels import FAITHFUL
 
 WARMUP_IMAGES = 4
 QUALITY_FILE = "quality.parquet"
@@ -61,7 +62,7 @@ class RunConfig:
     workers: list[int] = field(default_factory=lambda: list(range(1, (os.cpu_count() or 1) + 1)))
     chunk_sizes: list[int | None] = field(default_factory=lambda: [None])  # None: the executor's default
     repeats: int = 1  # interleaved: every case once, then every case again (drift spreads evenly)
-    kernels: list[str] = field(default_factory=lambda: ["optimized"])
+    kernels: list[str] = field(default_factory=lambda: [FAITHFUL])
     # cold: every worker loads the models inside the clock; warm: loaded in every worker before it
     starts: list[str] = field(default_factory=lambda: ["cold"])
     exclude: list[dict] = field(default_factory=list)  # cases matching all fields of one entry are dropped

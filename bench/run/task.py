@@ -34,7 +34,7 @@ class CaseContext:
 
     inputs: Store
     outputs: Store
-    kernel: str = "optimized"  # as asked for: a name or package.module:name
+    kernel: str = kernels.FAITHFUL  # as asked for: a name or package.module:name
     task_timeout: float | None = None  # seconds per image; None: no deadline (bench/faults.py)
     client_pid: int = 0  # the client's pid: a worker other than it may be ended by the watchdog
 
