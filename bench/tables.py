@@ -200,6 +200,17 @@ def resolve_run(text: str | Path | None, root: str | Path = DEFAULT_RUNS) -> Pat
     )
 
 
+def output_folder(run_dir: str | Path, kernel: str) -> Path:
+    """Where a run keeps a kernel's reference crops: ``output/`` for the run's first kernel (the only
+    one of most runs), ``output-<kernel>/`` for each other kernel of a run with several."""
+    run = Path(run_dir)
+    try:
+        names = list(json.loads((run / "manifest.json").read_text()).get("kernels") or {})
+    except (OSError, ValueError):
+        names = []
+    return run / ("output" if not names or kernel == names[0] else f"output-{kernel}")
+
+
 def machine_label(manifest: dict) -> str:
     """The machine a run was measured on, as captions and summaries name it."""
     env = manifest.get("environment") or {}

@@ -3,6 +3,7 @@ manifest, a kernel from outside the repository end to end, and quality measured 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench import tables
 from bench.analysis.quality import QUALITY_COLUMNS, quality
 from bench.run.runner import Run, RunConfig
 from pipelines import kernels
@@ -90,6 +92,16 @@ def test_a_run_with_two_kernels_writes_sane_quality(two_kernel_run):
     assert 0.0 <= hog0["landmark_dev_median"] <= hog0["landmark_dev_p95"] < 0.25
     # against where the generator drew the eyes: a few percent of the inter-ocular distance
     assert (table["truth_eye_dev_median"] < 0.1).all()
+
+
+def test_each_kernel_keeps_its_own_reference_crops(two_kernel_run):
+    # output/ for the run's first kernel (hog0 here), output-<kernel>/ for each other: never mixed
+    tasks = pd.read_parquet(two_kernel_run / "tasks.parquet").query("status == 'ok'")
+    for kernel, folder in (("hog0", "output"), ("optimized", "output-optimized")):
+        assert tables.output_folder(two_kernel_run, kernel) == two_kernel_run / folder
+        for row in tasks[tasks["kernel"] == kernel].itertuples():
+            digest = hashlib.sha256((two_kernel_run / folder / row.key).read_bytes()).hexdigest()
+            assert digest == row.output_sha256, (kernel, row.key)
 
 
 def _tasks(kernel: str, points: list, eyes: list, status: str = "ok") -> dict:

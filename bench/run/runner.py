@@ -342,7 +342,7 @@ class Run:
         if remote is not None:  # <prefix>/output/<run_id>/<case_id>/<key>
             return remote
         if case.executor == REFERENCE and repeat == 0:
-            return LocalStore(self.run_dir / "output")
+            return LocalStore(tables.output_folder(self.run_dir, case.kernel))
         return LocalStore(self.run_dir / "scratch" / f"{case.case_id}-r{repeat}")
 
     def execute(self) -> RunResult:
@@ -449,7 +449,8 @@ class Run:
             raise UserError(f"{down}; is it reachable? Finished cases are in {self.run_dir}")
         problems: list[str] = []
         if self.storage.is_object_store:  # every crop accounted for; the reference's collected locally
-            collect_to = self.run_dir / "output" if case.executor == REFERENCE and repeat == 0 else None
+            reference = case.executor == REFERENCE and repeat == 0
+            collect_to = tables.output_folder(self.run_dir, case.kernel) if reference else None
             problems = self.storage.settle(outputs, tasks, collect_to)
             for problem in problems:
                 self.log(f"  {case.case_id} r{repeat}: {problem}")

@@ -119,8 +119,8 @@ def choose_best_output(run_dir: str | Path, case_id: str | None = None) -> Choic
 
 
 def verified_crops(run_dir: str | Path, choice: Choice) -> dict[str, str]:
-    """key -> label of the ok crops in ``<run>/output``, after checking that the folder still holds
-    exactly the chosen case's output (its digest recomputed from the files)."""
+    """key -> label of the ok crops in the chosen kernel's output folder (tables.output_folder), after
+    checking that the folder still holds exactly the chosen case's output (its digest recomputed)."""
     from bench.run.runner import output_digest
 
     run_dir = Path(run_dir)
@@ -129,7 +129,7 @@ def verified_crops(run_dir: str | Path, choice: Choice) -> dict[str, str]:
     )
     mine = tasks[(tasks["case_id"] == choice.case_id)]
     mine = mine[mine["repeat"] == mine["repeat"].min()].sort_values("key")
-    folder = run_dir / "output"
+    folder = tables.output_folder(run_dir, choice.kernel)
     shas = []
     for key, status in zip(mine["key"], mine["status"], strict=True):
         path = folder / key
@@ -250,7 +250,7 @@ def train(
     else:
         run_dir = tables.resolve_run(run)
         choice = choose_best_output(run_dir, options.case_id)
-        crops_dir = run_dir / "output"
+        crops_dir = tables.output_folder(run_dir, choice.kernel)
         labels = verified_crops(run_dir, choice)
         manifest = json.loads((run_dir / "manifest.json").read_text())
         dataset_root = manifest.get("dataset", {}).get("root")
