@@ -19,6 +19,7 @@ from bench import tables
 from bench.analysis.quality import QUALITY_COLUMNS, quality
 from bench.run.runner import Run, RunConfig
 from pipelines import kernels
+from pipelines.kernels.hog import Hog0
 
 EXAMPLE_KERNEL = Path(__file__).resolve().parents[1] / "docs" / "examples" / "upsample0.py"
 CROP_SIDE = {"openface180": 180, "chip150": 150}
@@ -137,19 +138,25 @@ def test_landmark_deviation_is_the_largest_shared_point_shift_over_the_interocul
     assert table.loc["optimized", "truth_eye_dev_median"] == pytest.approx(8 / np.hypot(40, 8))
 
 
+class Pretender(Hog0):
+    """Declares it reproduces the faithful kernel's bytes, but detects as hog0 does."""
+
+    name = "pretender"
+    reproduces = True
+
+
 def test_a_kernel_that_reproduces_another_is_checked_against_its_reference_whatever_the_order(tmp_path):
+    kernels_asked = ["naive", f"{__name__}:Pretender", "optimized"]
     config = RunConfig(
-        dataset="synthetic:3", executors=["sequential"], kernels=["naive", "optimized"], out=str(tmp_path),
+        dataset="synthetic:3", executors=["sequential"], kernels=kernels_asked, out=str(tmp_path),
         warmup=False, progress=False,
     )  # fmt: skip
     run = Run(config, log=lambda _: None)
-    assert [c.kernel for c in run.cases()] == ["optimized", "naive"]  # the reference it reproduces first
+    assert [c.kernel for c in run.cases()] == ["optimized", "naive", "pretender"]  # its reference first
     result = run.execute()
     runs = result.runs.set_index("kernel")
-    assert (
-        runs.loc["naive", "identical"]
-        and runs.loc["naive", "output_digest"] == runs.loc["optimized", "output_digest"]
-    )
-    assert not result.tasks.query("kernel == 'naive'")[
-        "cold_start"
-    ].any()  # its load is per image, not a start
+    assert runs.loc["naive", "identical"]
+    assert runs.loc["naive", "output_digest"] == runs.loc["optimized", "output_digest"]
+    assert not runs.loc["pretender", "identical"]  # checked against optimized's bytes, not its own
+    naive = result.tasks.query("kernel == 'naive'")
+    assert not naive["cold_start"].any()  # its load is per image (service time), not a cold start
