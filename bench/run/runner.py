@@ -298,7 +298,8 @@ class Run:
         n, cfg = len(self.dataset), self.config
         cases = []
         for kspec in self.kernel_specs():
-            kernel, can_warm = kernel_name(kspec), kernel_of(kspec).can_start_warm()
+            kernel = kernel_name(kspec)
+            can_warm = self.kernels[kernel]["can_start_warm"]
             size = chunk_size_for(REFERENCE, n, 1, cfg.chunk_sizes[0])
             cases.append(
                 Case(REFERENCE, 1, size, kernel, kernel_spec=kspec, auto_chunk=cfg.chunk_sizes[0] is None)
@@ -362,7 +363,7 @@ class Run:
                     executor = make_executor(self.config, case.executor_spec, case.workers, self.inputs)
                     warm = partial(preload_models, case.kernel_asked)
                     executor.warm_load = warm if case.start == "warm" else None
-                    executor.worker_setup = partial(prepare_worker, self.inputs)
+                    executor.worker_setup = partial(prepare_worker, self.inputs, kernel=case.kernel_asked)
                     with executor:  # workers up (warm: with their models) before the clock
                         self.run_case(case, repeat, executor)
                     self.save()

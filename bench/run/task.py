@@ -168,11 +168,12 @@ def _preload(rec: dict, kernel: Kernel) -> None:
     rec.update(cold_start=load_s > 0, model_load_s=load_s)
 
 
-def prepare_worker(*stores: Store) -> int:
-    """In a worker, before the clock: the kernel's modules imported (importing this module imports
-    them) and the stores' connections opened, as the client process already has them for the
-    in-process sequential case. What is left inside the clock is the same for every executor: the
-    model load (cold) or nothing (warm)."""
+def prepare_worker(*stores: Store, kernel: str = kernels.FAITHFUL) -> int:
+    """In a worker, before the clock: the kernel's modules imported (its models are not loaded) and
+    the stores' connections opened, as the client process already has them for the in-process
+    sequential case. What is left inside the clock is the same for every executor: the model load
+    (cold) or nothing (warm)."""
+    kernels.get(kernel)
     for store in stores:
         store.open()
     return os.getpid()
