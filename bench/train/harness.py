@@ -438,8 +438,9 @@ def pipeline_account(
         {"step": "classifier", "seconds": fit_s, "images": train_images, "measured": "the fit (fit_s)"}
     )
     account = end_to_end.account(steps)
-    account["preprocessing_bought"] = end_to_end.bought(account)
-    account["preprocessing_limit"] = end_to_end.end_to_end_speedup(account, float("inf"))
+    bought, limit = end_to_end.bought(account), end_to_end.end_to_end_speedup(account, float("inf"))
+    account["preprocessing_bought"] = None if pd.isna(bought) else bought  # None: no run, no speedup
+    account["preprocessing_limit"] = None if pd.isna(limit) else limit
     return account
 
 
