@@ -18,7 +18,8 @@ per figure or family beside it:
 - ``timeline``: 5, ``timeline`` of one case (``default_case``);
 - ``cost``: 7, ``cost`` against time (``pareto_front``);
 - ``projection``: 8, ``projection`` against the pattern's claim (``pattern_table``);
-- ``training``: 9, ``training``, the trained model's held-out metrics.
+- ``training``: 9 and 10, ``training``, the trained model's held-out metrics, and ``pipeline``, where
+  the time of the whole path to that model goes.
 
 The notebooks call these functions; nothing here is copied there.
 """
@@ -40,7 +41,7 @@ from bench.report.scaling import efficiency, speedup, throughput
 from bench.report.stages import TAIL_IDLE, service_time, stage_breakdown, stages
 from bench.report.style import Plot
 from bench.report.timeline import default_case, timeline
-from bench.report.training import training
+from bench.report.training import pipeline, training
 
 __all__ = [
     "DISPATCH",
@@ -59,6 +60,7 @@ __all__ = [
     "load_run",
     "pareto_front",
     "pattern_table",
+    "pipeline",
     "projection",
     "service_time",
     "speedup",
@@ -100,6 +102,7 @@ FIGURES = [
     "cost",
     "projection",
     "training",
+    "pipeline",
 ]
 
 
@@ -123,4 +126,5 @@ def all_figures(
         "cost": cost(r, m),
         "projection": projection(r, m, data.projection, images=images, pattern_marks=pattern_marks),
         "training": training(data.training, m),
+        "pipeline": pipeline(data.training, m),
     }

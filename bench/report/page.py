@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from bench import tables
+from bench.analysis import end_to_end
 from bench.errors import UserError
 from bench.report import figures as plots
 
@@ -132,6 +133,7 @@ def render(data: plots.RunData, out: Path, figures: dict[str, plots.Plot], embed
             f'<a href="{name}.png">PNG</a> <a href="{name}.svg">SVG</a></figcaption>',
             "</figure>",
         ]
+    parts += _pipeline_html(data)
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts += [
         f"<p><small>Made by <code>facebench report</code> on {made} from {esc(str(data.path))}; "
@@ -139,6 +141,34 @@ def render(data: plots.RunData, out: Path, figures: dict[str, plots.Plot], embed
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _pipeline_html(data: plots.RunData) -> list[str]:
+    """The end-to-end account of ``facebench train`` as a table and the claim it supports (Amdahl);
+    nothing when training has not written one."""
+    account = (data.training or {}).get("pipeline")
+    if not account or not account.get("steps"):
+        return []
+    table = pd.DataFrame(account["steps"])
+    columns = {
+        "step": "step",
+        "seconds": "seconds",
+        "share": "share",
+        "per_image_s": "s per image",
+        "images": "images",
+        "executor": "executor",
+        "workers": "workers",
+        "kernel": "kernel",
+        "descriptor": "descriptor",
+    }
+    table = table[[c for c in columns if c in table]].rename(columns=columns)
+    return [
+        '<h2 id="end-to-end">Where the time goes, end to end</h2>',
+        "<p>The path from the photos to the trained model (<code>facebench train</code>, "
+        "<code>train/pipeline.csv</code>): the chosen case's preprocessing (median over repeats), the "
+        f"descriptor stage and the classifier's fit. {html.escape(end_to_end.summary_line(account))}.</p>",
+        table.to_html(index=False, border=0, float_format=lambda v: f"{v:.3g}", na_rep="-"),
+    ]
 
 
 def copy_tables(run: Path, out: Path) -> None:
