@@ -9,6 +9,7 @@ from typing import NoReturn
 
 from bench.errors import UserError
 from bench.executors import BUILTIN
+from pipelines.kernels import BUILTIN as KERNELS
 
 
 def _int_list(text: str) -> list[int]:
@@ -475,6 +476,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         chunk_size=_one(args.chunk_size, "--chunk-size"),
         case_id=args.case,
         pairs=args.pairs,
+        descriptor=args.descriptor,
         out=args.out,
         progress=not args.no_progress,
     )
@@ -504,6 +506,12 @@ def add_train_parser(sub) -> None:
         "--chunk-size", type=_int_list, help="crops per descriptor task (default: per executor)"
     )
     train.add_argument("--pairs", help="LFW pairs.txt for verification (default: beside the dataset; none)")
+    train.add_argument(
+        "--descriptor",
+        metavar="VARIANT",
+        help="how a crop becomes its descriptor: mirror+detect, mirror+detect-up0, template, chip "
+        "(default per the crops' kind, docs/training.md)",
+    )
     train.add_argument("--out", help="training folder (default RUN/train, or CROPS-train)")
     train.add_argument("--predict", metavar="IMAGE", help="name the person in IMAGE with the trained model")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -548,7 +556,8 @@ def add_run_parser(sub) -> None:
     run.add_argument(
         "--kernel",
         type=_name_list,
-        help="comma-separated: optimized (default), naive, or both: optimized,naive",
+        help=f"comma-separated, from {','.join(KERNELS)} (docs/kernels.md), package.module:name or an "
+        "installed entry point; default optimized, the faithful kernel",
     )
     run.add_argument(
         "--start",

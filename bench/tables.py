@@ -47,7 +47,22 @@ TASK_COLUMNS = [
 # (its own thread's), the worker's peak resident memory when it finished, and the worker's
 # proportional set size at the end of its chunk (pages shared copy-on-write counted by share: what a
 # warm pool of forked workers really costs in memory).
-TASK_EXTRA_COLUMNS = ["model_load_s", "cpu_s", "worker_rss_mb", "worker_pss_mb"]
+# Where the kernel found the face, for quality across kernels (bench/analysis/quality.py): the chosen
+# face's box (left, top, right, bottom), its eye centres (each the midpoint of the eye's two corners;
+# "left" is the smaller x, as the synthetic generator's truth), and ``landmarks``, the points the
+# kernel aligned on as JSON [[x, y], ...] in the order its manifest entry's ``points`` names (68-point
+# indices). In input pixels; NaN and "" where no face was found.
+FACE_COLUMNS = [
+    "box_x0",
+    "box_y0",
+    "box_x1",
+    "box_y1",
+    "eye_left_x",
+    "eye_left_y",
+    "eye_right_x",
+    "eye_right_y",
+]
+TASK_EXTRA_COLUMNS = ["model_load_s", "cpu_s", "worker_rss_mb", "worker_pss_mb", *FACE_COLUMNS, "landmarks"]
 RUN_COLUMNS = [
     "run_id",
     "case_id",
@@ -78,6 +93,7 @@ STATUSES = ("ok", "no_face", "bad_input", "error")
 STAGE_COLUMNS = ["fetch_s", "decode_s", "detect_s", "landmarks_s", "warp_s", "encode_s", "put_s"]
 
 _FLOAT_COLUMNS = {c for c in TASK_COLUMNS + RUN_COLUMNS + TASK_EXTRA_COLUMNS if c.endswith("_s")} | {
+    *FACE_COLUMNS,
     "t_submit",
     "t_start",
     "t_end",
@@ -199,6 +215,17 @@ def resolve_run(text: str | Path | None, root: str | Path = DEFAULT_RUNS) -> Pat
         f"{text} is not a run folder (expected tasks.parquet and runs.parquet in it, in its parent "
         "for a report folder, or in one of its subfolders)"
     )
+
+
+def output_folder(run_dir: str | Path, kernel: str) -> Path:
+    """Where a run keeps a kernel's reference crops: ``output/`` for the run's first kernel (the only
+    one of most runs), ``output-<kernel>/`` for each other kernel of a run with several."""
+    run = Path(run_dir)
+    try:
+        names = list(json.loads((run / "manifest.json").read_text()).get("kernels") or {})
+    except (OSError, ValueError):
+        names = []
+    return run / ("output" if not names or kernel == names[0] else f"output-{kernel}")
 
 
 def machine_label(manifest: dict) -> str:

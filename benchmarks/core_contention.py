@@ -20,14 +20,15 @@ import os
 import statistics
 import time
 
-from pipelines import faces
+from pipelines import faces, kernels
 from pipelines.datasets import load_dataset
 
 
 def _worker(stage: str, blobs: list[bytes], barrier, results) -> None:
     if stage == "kernel":
-        faces.shared_aligner()
-        items, work = blobs, faces.process
+        kernel = kernels.get(kernels.FAITHFUL)
+        kernel.preload(1)
+        items, work = blobs, kernel.process
     else:  # detect: the images decoded and converted outside the clock, only the detector inside
         import cv2
         import dlib
@@ -36,7 +37,7 @@ def _worker(stage: str, blobs: list[bytes], barrier, results) -> None:
         items = [cv2.cvtColor(faces.decode(b), cv2.COLOR_BGR2RGB) for b in blobs]
 
         def work(rgb):
-            return detector(rgb, faces.UPSAMPLE)
+            return detector(rgb, kernels.get(kernels.FAITHFUL).upsample)
 
     work(items[0])  # page in the code and the model
     barrier.wait()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipelines import faces
+from pipelines import faces, kernels
 
 
 def test_decode(benchmark, face_bytes):
@@ -14,7 +14,7 @@ def test_decode(benchmark, face_bytes):
 
 def test_detect(benchmark, aligner, located):
     _, rgb, _, _ = located
-    assert len(benchmark(aligner.detector, rgb, faces.UPSAMPLE)) >= 1
+    assert len(benchmark(aligner.detector, rgb, kernels.get(kernels.FAITHFUL).upsample)) >= 1
 
 
 def test_landmarks(benchmark, aligner, located):
@@ -26,8 +26,7 @@ def test_warp(benchmark, located):
     image, _, _, points = located
 
     def warp():
-        matrix = cv2.getAffineTransform(points, faces.IMG_DIM * faces.MINMAX_POINTS)
-        return cv2.warpAffine(image, matrix, (faces.IMG_DIM, faces.IMG_DIM))
+        return faces.openface_warp(image, points, kernels.get(kernels.FAITHFUL).points)
 
     assert benchmark(warp).shape == (180, 180, 3)
 
@@ -39,10 +38,10 @@ def test_encode(benchmark, located):
 
 
 def test_kernel_optimized(benchmark, face_bytes):
-    assert benchmark(faces.process, face_bytes, "optimized").status == "ok"
+    assert benchmark(kernels.process, face_bytes, "optimized").status == "ok"
 
 
 def test_kernel_naive(benchmark, face_bytes):
     # Reloads the models for every image, as the pattern's function did: few rounds are enough.
-    result = benchmark.pedantic(faces.process, args=(face_bytes, "naive"), rounds=5, iterations=1)
+    result = benchmark.pedantic(kernels.process, args=(face_bytes, "naive"), rounds=5, iterations=1)
     assert result.status == "ok"

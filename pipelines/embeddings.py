@@ -10,8 +10,16 @@ the ResNet describes the chip cut around those points (padding 0.25, no jitter).
 
 Chosen on the validation split of LFW's identities with at least 10 images (docs/training.md): nearest
 class mean, validation top-1 97.14% with the crop as it is, 97.29% with detection alone, 97.59% with
-the mirrored margin alone, 98.04% with both. Deterministic: the same crop bytes give the same vector,
-in any process. Models are loaded once per process, like the face kernel's.
+the mirrored margin alone, 98.04% with both (those scores were not kept).
+
+That path, ``mirror+detect``, is one of the ``VARIANTS``, the ways a crop becomes the chip the ResNet
+reads. The others spend less on finding what the alignment already fixed: ``mirror+detect-up0`` re-detects
+at upsample 0; ``template`` does not detect at all, because the openface alignment puts the eye corners
+and the point under the nose at known places in the crop (openface's mean face), so dlib's 5-point shape
+is taken from there; ``chip`` reads a crop that already is dlib's 150 px chip (a kernel declaring the
+output ``chip150``) as it is. ``benchmarks/descriptor_variants.py`` scores them. Deterministic: the same
+crop bytes and variant give the same vector, in any process. Models are loaded once per process, like
+the face kernel's.
 """
 
 from __future__ import annotations
@@ -28,10 +36,42 @@ from pipelines.models import DESCRIPTOR, LANDMARKS_5, model_path
 DIM = 128
 #: dlib's own defaults for this model: the chip it was trained on.
 CHIP_PADDING = 0.25
+CHIP_SIZE = 150
 JITTERS = 0  # jittering draws random crops: never, so that a descriptor is a function of its crop
 MARGIN = 1 / 3  # of the crop's side, mirrored on each side before detection
-UPSAMPLE = 1  # as the face kernel's detector
-STAGES = ("decode", "detect", "landmarks", "describe")
+STAGES = ("decode", "margin", "detect", "landmarks", "describe")
+
+#: What a kernel's crops are (its ``output`` declaration): openface's 180 px alignment, or dlib's chip.
+OUTPUTS = ("openface180", "chip150")
+#: variant -> (what it does, the crop outputs it can read).
+VARIANTS = {
+    "mirror+detect": (
+        "margin mirrored, HOG re-detection at upsample 1, 5-point shape on its box, dlib's chip",
+        OUTPUTS,
+    ),
+    "mirror+detect-up0": ("the same with the detector at upsample 0", OUTPUTS),
+    "template": (
+        "margin mirrored, the 5-point shape where openface's template puts it (no detection, no "
+        "predictor), dlib's chip",
+        ("openface180",),
+    ),
+    "chip": ("the crop is dlib's 150 px chip: described as it is (no detection, no shape)", ("chip150",)),
+}
+REFERENCE = "mirror+detect"  # the stage as it was: the variant the others are scored against
+_UPSAMPLE = {"mirror+detect": 1, "mirror+detect-up0": 0}
+#: dlib's 5-point shape (eye corners 45, 42, 36, 39 and 33 under the nose of the 68-point scheme) on
+#: openface's mean face, normalised as the face kernel's MINMAX template is: fractions of the crop's side.
+#: Points 39 and 42 are exactly where the alignment puts them; on 120 LFW crops the 5-point predictor's
+#: median positions were within 1 px of these at 180 px, its mean distance 1-5 px.
+TEMPLATE_5 = np.float32(
+    [
+        [0.788859, 0.158171],
+        [0.618963, 0.172778],
+        [0.194157, 0.169267],
+        [0.363785, 0.177947],
+        [0.494951, 0.514441],
+    ]
+)
 
 cv2.setNumThreads(1)
 
@@ -57,26 +97,36 @@ class Describer:
         self.model = dlib.face_recognition_model_v1(model_path(DESCRIPTOR))
         self.load_s = time.perf_counter() - start
 
-    def describe(self, rgb: np.ndarray, timings: dict[str, float] | None = None) -> np.ndarray:
-        """The descriptor of an aligned RGB uint8 crop."""
+    def describe(
+        self, rgb: np.ndarray, variant: str = REFERENCE, timings: dict[str, float] | None = None
+    ) -> np.ndarray:
+        """The descriptor of an aligned RGB uint8 crop, made the ``variant``'s way."""
         timings = {} if timings is None else timings
         t0 = time.perf_counter()
         height, width = rgb.shape[:2]
+        if variant == "chip":
+            if (height, width) != (CHIP_SIZE, CHIP_SIZE):
+                raise ValueError(f"a chip is {CHIP_SIZE}x{CHIP_SIZE}, this crop is {width}x{height}")
+            vector = self.model.compute_face_descriptor(rgb, JITTERS)
+            timings["describe"] = time.perf_counter() - t0
+            return np.asarray(vector, dtype=np.float32)
         pad = round(MARGIN * max(height, width))
         image = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
-        faces = self.detector(image, UPSAMPLE)
-        box = (
-            max(faces, key=lambda r: r.width() * r.height())
-            if len(faces)
-            else dlib.rectangle(pad, pad, pad + width - 1, pad + height - 1)
-        )
         t1 = time.perf_counter()
-        shape = self.predictor(image, box)
-        t2 = time.perf_counter()
+        timings["margin"] = t1 - t0
+        whole, detect_s = dlib.rectangle(pad, pad, pad + width - 1, pad + height - 1), 0.0
+        if variant == "template":
+            points = [dlib.point(round(pad + x * width), round(pad + y * height)) for x, y in TEMPLATE_5]
+            shape = dlib.full_object_detection(whole, dlib.points(points))
+        else:
+            faces = self.detector(image, _UPSAMPLE[variant])
+            box = max(faces, key=lambda r: r.width() * r.height()) if len(faces) else whole
+            detect_s = timings["detect"] = time.perf_counter() - t1
+            shape = self.predictor(image, box)
+        t3 = time.perf_counter()
+        timings["landmarks"] = t3 - t1 - detect_s
         vector = self.model.compute_face_descriptor(image, shape, JITTERS, CHIP_PADDING)
-        timings["detect"] = t1 - t0
-        timings["landmarks"] = t2 - t1
-        timings["describe"] = time.perf_counter() - t2
+        timings["describe"] = time.perf_counter() - t3
         return np.asarray(vector, dtype=np.float32)
 
 
@@ -108,7 +158,19 @@ def decode_crop(data: bytes) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def describe(data: bytes) -> DescriptorResult:
+def check_variant(variant: str, output: str = "openface180") -> None:
+    """ValueError, saying why, when ``variant`` is unknown or cannot read crops of this ``output``."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown descriptor {variant!r}; choose from {', '.join(VARIANTS)}")
+    if output not in VARIANTS[variant][1]:
+        readable = [v for v, (_, outputs) in VARIANTS.items() if output in outputs]
+        raise ValueError(
+            f"descriptor {variant} reads {' or '.join(VARIANTS[variant][1])} crops, these are {output}; "
+            f"for them choose from {', '.join(readable)}"
+        )
+
+
+def describe(data: bytes, variant: str = REFERENCE) -> DescriptorResult:
     """The kernel entry point: one crop's bytes to its descriptor; a failure is a status, never raised."""
     describer, load_s = shared_describer()
     timings = dict.fromkeys(STAGES, 0.0)
@@ -120,7 +182,7 @@ def describe(data: bytes) -> DescriptorResult:
         return DescriptorResult("bad_input", str(exc), timings=timings, load_s=load_s)
     timings["decode"] = time.perf_counter() - t0
     try:
-        vector = describer.describe(rgb, timings)
+        vector = describer.describe(rgb, variant, timings)
     except Exception as exc:  # dlib raises RuntimeError subclasses of its own
         return DescriptorResult("error", f"{type(exc).__name__}: {exc}", timings=timings, load_s=load_s)
     return DescriptorResult("ok", vector=vector, timings=timings, load_s=load_s)

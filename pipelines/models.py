@@ -14,6 +14,9 @@ PACKAGE = "face_recognition_models"
 LANDMARKS_68 = "shape_predictor_68_face_landmarks.dat"
 LANDMARKS_5 = "shape_predictor_5_face_landmarks.dat"
 DESCRIPTOR = "dlib_face_recognition_resnet_model_v1.dat"
+MMOD_DETECTOR = "mmod_human_face_detector.dat"
+#: dlib's HOG frontal face detector: built into dlib, no file to load.
+HOG_DETECTOR = "dlib frontal face detector (HOG, built in)"
 
 
 def model_path(name: str) -> str:

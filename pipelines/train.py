@@ -30,7 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pipelines import embeddings, faces
+from pipelines import embeddings, kernels
 
 MODELS = ("embeddings", "cnn")
 SPLITS = ("train", "val", "test")
@@ -130,11 +130,11 @@ def crop_pixels(data: bytes, size: int = CNN_SIZE) -> np.ndarray:
     return rgb
 
 
-def describe_crops(crops: Sequence[bytes]) -> np.ndarray:
+def describe_crops(crops: Sequence[bytes], variant: str = embeddings.REFERENCE) -> np.ndarray:
     """Descriptors of crops, in this process (the harness has a parallel stage for many crops)."""
     out = np.zeros((len(crops), embeddings.DIM), np.float32)
     for i, data in enumerate(crops):
-        result = embeddings.describe(data)
+        result = embeddings.describe(data, variant)
         if result.status != "ok":
             raise TrainError(f"crop {i} has no descriptor: {result.error}")
         out[i] = result.vector
@@ -184,6 +184,7 @@ class TrainConfig:
     patience: int | None = None
     warmup: int | None = None  # epochs before early stopping may act
     image_size: int = CNN_SIZE
+    descriptor: str = embeddings.REFERENCE  # embeddings: how a crop became its descriptor
 
     def resolved(self) -> dict[str, Any]:
         if self.model not in MODELS:
@@ -194,6 +195,8 @@ class TrainConfig:
                 values[name] = getattr(self, name)
         if values["epochs"] < 1:
             raise TrainError("epochs must be at least 1")
+        if self.model == "embeddings":
+            values["descriptor"] = self.descriptor
         return {"model": self.model, "seed": self.seed, "image_size": self.image_size, **values}
 
 
@@ -461,7 +464,12 @@ def save(out_dir: str | Path, trained: Trained, metrics: Mapping[str, Any]) -> d
         "model": trained.kind,
         "classes": list(trained.classes),
         "input": (
-            {"kind": "descriptor", "dim": embeddings.DIM, "padding": embeddings.CHIP_PADDING}
+            {
+                "kind": "descriptor",
+                "dim": embeddings.DIM,
+                "padding": embeddings.CHIP_PADDING,
+                "descriptor": trained.config["descriptor"],
+            }
             if trained.kind == "embeddings"
             else {"kind": "pixels", "size": trained.config["image_size"], "channels": "RGB"}
         ),
@@ -495,8 +503,16 @@ class Prediction:
 class Classifier:
     """A saved model and its label map: crops in, identities out."""
 
-    def __init__(self, model, classes: Sequence[str], kind: str, image_size: int = CNN_SIZE) -> None:
+    def __init__(
+        self,
+        model,
+        classes: Sequence[str],
+        kind: str,
+        image_size: int = CNN_SIZE,
+        descriptor: str = embeddings.REFERENCE,
+    ) -> None:
         self.model, self.classes, self.kind, self.image_size = model, tuple(classes), kind, image_size
+        self.descriptor = descriptor  # the variant it was trained on; older models: the reference
 
     @classmethod
     def load(cls, model_dir: str | Path) -> Classifier:
@@ -508,12 +524,13 @@ class Classifier:
         keras = _keras()
         with _quiet():
             model = keras.models.load_model(folder / MODEL_FILE)
-        size = labels.get("input", {}).get("size", CNN_SIZE)
-        return cls(model, labels["classes"], labels["model"], size)
+        given = labels.get("input", {})
+        descriptor = given.get("descriptor", embeddings.REFERENCE)
+        return cls(model, labels["classes"], labels["model"], given.get("size", CNN_SIZE), descriptor)
 
     def features(self, crops: Sequence[bytes]) -> np.ndarray:
         if self.kind == "embeddings":
-            return describe_crops(crops)
+            return describe_crops(crops, self.descriptor)
         if not crops:
             return np.zeros((0, self.image_size, self.image_size, 3), np.uint8)
         return np.stack([crop_pixels(c, self.image_size) for c in crops])
@@ -533,7 +550,7 @@ class Classifier:
 
 def predict_photo(classifier: Classifier, data: bytes, kernel: str = "optimized") -> Prediction:
     """A new photo through the face kernel (detect, align, crop), then the model."""
-    result = faces.process(data, kernel)
+    result = kernels.process(data, kernel)
     if result.status != "ok":
         raise TrainError(f"the face kernel found no usable face ({result.status}: {result.error})")
     return classifier.predict([result.crop])[0]

@@ -109,6 +109,7 @@ def test_a_remote_worker_that_dies_costs_a_retry_not_a_hang(dask_threaded_cluste
     ("args", "message"),
     [
         (["run", "--executors", "spark"], "unknown executor 'spark'"),
+        (["run", "--kernel", "optimized,turbo"], "unknown kernel 'turbo'"),
         (["run", "--dataset", "/no/such/folder"], "does not exist"),
         (["run", "--dataset", "synthetic:8", "--executors", "dask", "--dask-scheduler", "tcp://127.0.0.1:9"],
          "cannot reach the Dask scheduler"),

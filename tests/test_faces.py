@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipelines import faces
+from pipelines import faces, kernels
 from pipelines.datasets import load_dataset
 
 # Where the template puts the eye centres in the 180x180 crop: the mean of openface's MINMAX template
@@ -29,11 +29,13 @@ def test_alignment_puts_true_eye_centres_on_the_template(synthetic40):
     errors = []
     found = 0
     for row in synthetic40.truth.itertuples():
-        result = faces.process((synthetic40.root / row.key).read_bytes())
+        result = kernels.process((synthetic40.root / row.key).read_bytes())
         if result.status != "ok":
             continue
         found += 1
-        matrix = cv2.getAffineTransform(np.float32(result.landmarks), faces.IMG_DIM * faces.MINMAX_POINTS)
+        matrix = cv2.getAffineTransform(
+            np.float32(result.landmarks), faces.IMG_DIM * faces.template_points((39, 42, 57))
+        )
         eyes = np.array([[row.left_eye_x, row.left_eye_y, 1.0], [row.right_eye_x, row.right_eye_y, 1.0]])
         mapped = eyes @ matrix.T
         errors.extend(np.linalg.norm(mapped - TEMPLATE_EYES, axis=1))
@@ -48,15 +50,15 @@ def test_alignment_puts_true_eye_centres_on_the_template(synthetic40):
 def test_kernel_is_deterministic_and_naive_matches_optimized(synthetic40):
     for key in synthetic40.keys[:3]:
         data = (synthetic40.root / key).read_bytes()
-        first, second, naive = faces.process(data), faces.process(data), faces.process(data, "naive")
+        first, second, naive = kernels.process(data), kernels.process(data), kernels.process(data, "naive")
         assert first.status == "ok"
         assert first.crop == second.crop == naive.crop
         assert naive.load_s > 0  # the naive variant pays the model load for every image
 
 
 def test_models_load_once_per_process(synthetic40):
-    faces.process((synthetic40.root / synthetic40.keys[0]).read_bytes())
-    again = faces.process((synthetic40.root / synthetic40.keys[1]).read_bytes())
+    kernels.process((synthetic40.root / synthetic40.keys[0]).read_bytes())
+    again = kernels.process((synthetic40.root / synthetic40.keys[1]).read_bytes())
     assert again.load_s == 0.0
     assert set(again.timings) == set(faces.STAGES)
 
@@ -70,32 +72,32 @@ def test_models_load_once_per_process(synthetic40):
     ],
 )
 def test_bad_bytes_get_a_status_and_reason(data, status):
-    result = faces.process(data)
+    result = kernels.process(data)
     assert result.status == status and result.error and result.crop is None
 
 
 def test_image_without_a_face_is_no_face():
     blank = cv2.imencode(".jpg", np.full((250, 250, 3), 128, np.uint8))[1].tobytes()
-    result = faces.process(blank)
+    result = kernels.process(blank)
     assert result.status == "no_face" and result.crop is None
 
 
 def test_oversized_image_is_refused_before_decoding(monkeypatch):
     monkeypatch.setattr(faces, "MAX_PIXELS", 100 * 100)
     big = cv2.imencode(".png", np.zeros((200, 200, 3), np.uint8))[1].tobytes()
-    result = faces.process(big)
+    result = kernels.process(big)
     assert result.status == "bad_input" and "too large" in result.error
 
 
 def test_unknown_kernel_is_refused():
-    with pytest.raises(ValueError, match="unknown kernel"):
-        faces.process(b"", "fast")
+    with pytest.raises(kernels.KernelError, match="unknown kernel 'fast'"):
+        kernels.process(b"", "fast")
 
 
 @pytest.mark.lfw
 def test_real_photos_are_aligned(lfw_data):
     paths = sorted((lfw_data / "lfw-orig250").rglob("*.jpg"))
-    results = [faces.process(p.read_bytes()) for p in paths]
+    results = [kernels.process(p.read_bytes()) for p in paths]
     ok = [r for r in results if r.status == "ok"]
     assert len(paths) == 100
     assert len(ok) >= 95

@@ -32,7 +32,7 @@ from bench.run.runner import Run, RunConfig, output_digest
 from bench.run.task import CaseContext, Chunk, run_chunk
 from bench.stores import retry
 from bench.stores.local import LocalStore
-from pipelines import faces
+from pipelines import kernels
 from pipelines.datasets import load_dataset
 
 POOLS = ["processes", "dask", "lithops"]  # executors whose workers are processes that can be killed
@@ -189,18 +189,18 @@ def test_odd_but_valid_formats_align_like_the_original():
     from corpus import files
 
     data = files()
-    reference = faces.process(data["Formats/face.png"])
+    reference = kernels.process(data["Formats/face.png"])
     for key in [k for k in EXPECTED if k.startswith("Formats/")]:
-        result = faces.process(data[key])
+        result = kernels.process(data[key])
         assert result.status == "ok" and result.box == reference.box, key
     for key in ("Bad/truncated.jpg", "Formats/face_cmyk.jpg", "Formats/face_exif_rotated.jpg"):
-        optimized, naive = faces.process(data[key]), faces.process(data[key], "naive")
+        optimized, naive = kernels.process(data[key]), kernels.process(data[key], "naive")
         assert (optimized.status, optimized.crop) == (naive.status, naive.crop), key
 
 
 def test_the_largest_of_several_faces_is_taken():
-    result = faces.process(cv2_jpeg(two_faces()))
-    alone = faces.process(cv2_jpeg(face(0)))
+    result = kernels.process(cv2_jpeg(two_faces()))
+    alone = kernels.process(cv2_jpeg(face(0)))
     assert result.status == "ok" and result.box == alone.box  # the big face on the left
     assert result.box[2] < 250
 

@@ -14,7 +14,9 @@ import pytest
 
 from bench.analysis.utilisation import tail_idle_s
 from bench.executors.chunking import chunk_sizes
-from pipelines import faces
+from pipelines import kernels
+
+FAITHFUL = kernels.get(kernels.FAITHFUL)
 
 
 @pytest.fixture(scope="module")
@@ -65,21 +67,21 @@ def test_the_kernel_gives_the_same_bytes_from_many_threads(synthetic_small):
     images = [(synthetic_small.root / k).read_bytes() for k in synthetic_small.keys[:8]]
 
     def digest(data: bytes) -> str:
-        result = faces.process(data)
+        result = FAITHFUL.process(data)
         return result.status + hashlib.sha256(result.crop or b"").hexdigest()
 
     expected = [digest(d) for d in images]
     with ThreadPoolExecutor(4) as pool:
         for _ in range(3):
             assert list(pool.map(digest, images)) == expected
-    assert faces.loaded() <= 4 + 1  # at most one set of models per thread, plus the caller's
+    assert FAITHFUL.loaded() <= 4 + 1  # at most one set of models per thread, plus the caller's
 
 
 def test_unload_makes_every_thread_pay_a_load_again():
-    faces.preload(2)
-    assert faces.loaded() >= 2
-    faces.unload()
-    assert faces.loaded() == 0
+    FAITHFUL.preload(2)
+    assert FAITHFUL.loaded() >= 2
+    FAITHFUL.unload()
+    assert FAITHFUL.loaded() == 0
 
 
 def test_guided_chunks_shrink_at_the_tail_and_cover_every_image():
@@ -112,17 +114,17 @@ def test_a_warm_executor_has_the_models_in_every_worker_before_the_first_image(
     from bench.run.task import CaseContext, Chunk, preload_models, run_chunk
     from bench.stores.local import LocalStore
 
-    faces.unload()  # the client starts cold: nothing to inherit but what warm_load loads
+    FAITHFUL.unload()  # the client starts cold: nothing to inherit but what warm_load loads
     workers = 1 if name == "sequential" else 2
     executor = executor_class(name)(workers)
-    executor.warm_load = preload_models
+    executor.warm_load = partial(preload_models, kernels.FAITHFUL)
     ctx = CaseContext(LocalStore(synthetic_small.root), LocalStore(tmp_path))
     chunks = [Chunk(i, (k,), 0.0) for i, k in enumerate(synthetic_small.keys[:4])]
     with executor:
         results = [r for _, r in executor.map_unordered(partial(run_chunk, ctx=ctx), chunks)]
     records = [rec for chunk in results for rec in chunk]
     assert len(records) == 4 and not any(rec["cold_start"] for rec in records)
-    faces.unload()
+    FAITHFUL.unload()
 
 
 def test_only_a_chunk_size_the_harness_chose_is_guided(tmp_path):

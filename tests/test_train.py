@@ -14,13 +14,17 @@ import pandas as pd
 import pytest
 
 from bench import tables
+from bench.analysis import end_to_end
 from bench.cli import main
 from bench.errors import UserError
+from bench.report.figures import load_run
+from bench.report.training import pipeline
 from bench.run.runner import Run, RunConfig
 from bench.stores.local import LocalStore
+from bench.train import descriptors
 from bench.train import harness as training
 from bench.train.descriptors import run_embed_stage, store_stage
-from pipelines import synthetic
+from pipelines import embeddings, synthetic
 from pipelines import train as tp
 
 # synthetic:120 is 10 identities x 12 images; a split keeps 8 / 2 / 2 of each, so the test split has
@@ -165,6 +169,7 @@ def test_saved_model_reloads_and_predicts_the_same_labels(trained):
     x = np.stack([np.asarray(v, np.float32) for v in emb["descriptor"]])
     before = trained.trained.model(x, training=False).numpy()
     classifier = tp.Classifier.load(trained.train_dir)
+    assert classifier.descriptor == trained.metrics["descriptor"]["variant"]  # predict describes alike
     after = classifier.predict_proba(x)
     assert np.array_equal(before.argmax(1), after.argmax(1))
     np.testing.assert_allclose(before, after, atol=1e-6)
@@ -264,12 +269,153 @@ def test_descriptor_stage_is_identical_under_processes_and_reports_speedup(train
     assert par.tasks["pid"].nunique() == 2 and par.tasks["cold_start"].sum() == 2
     store_stage(tmp_path, seq)
     _, runs = store_stage(tmp_path, par)
-    assert list(runs["stage_id"]) == ["sequential-w1-c6", "processes-w2-c2"]
+    assert list(runs["stage_id"]) == ["sequential-w1-c6-mirror+detect", "processes-w2-c2-mirror+detect"]
     assert runs["identical"].all() and runs["speedup"].notna().all()
     assert len(pd.read_parquet(tmp_path / "embed_tasks.parquet")) == 12
     other = run_embed_stage(crops, keys[:4], "sequential", 1, log=lambda _: None)
     tasks, runs = store_stage(tmp_path, other)  # other crops: the tables start again
-    assert list(runs["stage_id"]) == ["sequential-w1-c4"] and len(tasks) == 4
+    assert list(runs["stage_id"]) == ["sequential-w1-c4-mirror+detect"] and len(tasks) == 4
+
+
+# ------------------------------------------------------------------------------ descriptor variants
+
+
+def _chips(trained, tmp_path: Path, count: int) -> LocalStore:
+    """Synthetic crops made into 150 px chips (what a kernel declaring ``chip150`` writes)."""
+    import cv2
+
+    source = trained.train_dir.parent / "output"
+    for path in sorted(source.rglob("*.jpg"))[:count]:
+        rgb = embeddings.decode_crop(path.read_bytes())
+        chip = cv2.resize(rgb, (embeddings.CHIP_SIZE,) * 2, interpolation=cv2.INTER_AREA)
+        target = tmp_path / "chips" / path.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(cv2.imencode(".jpg", cv2.cvtColor(chip, cv2.COLOR_RGB2BGR))[1].tobytes())
+    return LocalStore(tmp_path / "chips")
+
+
+def test_every_descriptor_variant_gives_a_128_d_descriptor_and_times_its_stages(trained, tmp_path):
+    crop = next((trained.train_dir.parent / "output").rglob("*.jpg")).read_bytes()
+    results = {v: embeddings.describe(crop, v) for v in ("mirror+detect", "mirror+detect-up0", "template")}
+    chips = _chips(trained, tmp_path, 1)
+    results["chip"] = embeddings.describe(chips.get(chips.keys()[0]), "chip")
+    for variant, result in results.items():
+        assert result.status == "ok" and result.vector.shape == (embeddings.DIM,), (variant, result.error)
+        assert np.isfinite(result.vector).all() and result.timings["describe"] > 0, variant
+    assert (
+        results["mirror+detect"].timings["detect"] > 0 and results["mirror+detect-up0"].timings["detect"] > 0
+    )
+    assert results["template"].timings["detect"] == 0.0  # no detection: the shape is the template's
+    assert not np.array_equal(results["template"].vector, results["mirror+detect"].vector)
+    wrong = embeddings.describe(crop, "chip")  # a 180 px crop is no chip
+    assert wrong.status == "error" and "150x150" in wrong.error
+
+
+def test_the_chip_stage_neither_detects_nor_places_a_shape(trained, tmp_path):
+    chips = _chips(trained, tmp_path, 4)
+    stage = run_embed_stage(chips, chips.keys(), "sequential", 1, log=lambda _: None, descriptor="chip")
+    tasks = stage.tasks
+    assert len(stage.vectors) == 4 and set(tasks["descriptor"]) == {"chip"}
+    assert (
+        (tasks["detect_s"] == 0).all()
+        and (tasks["landmarks_s"] == 0).all()
+        and (tasks["margin_s"] == 0).all()
+    )
+    assert (tasks["describe_s"] > 0).all() and stage.summary["stage_id"].endswith("-chip")
+
+
+def test_the_descriptor_follows_the_kernels_declared_output(trained, tmp_path, capsys):
+    manifest = json.loads((trained.train_dir.parent / "manifest.json").read_text())
+    assert descriptors.crop_output(manifest, "optimized") == "openface180"  # declared nothing
+    declared = {**manifest, "kernels": {"optimized": {"output": "chip150"}}}
+    assert descriptors.crop_output(declared, "optimized") == "chip150"
+    assert descriptors.resolve_descriptor(None, "chip150")[0] == "chip"
+    assert descriptors.resolve_descriptor(None, "openface180") == descriptors.DEFAULTS["openface180"]
+    with pytest.raises(UserError, match="reads chip150 crops"):
+        descriptors.resolve_descriptor("chip", "openface180")
+    with pytest.raises(UserError, match="reads openface180 crops"):
+        descriptors.resolve_descriptor("template", "chip150")
+    args = ["train", str(trained.train_dir.parent), "--descriptor", "chip", "--out", str(tmp_path / "t")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "descriptor chip reads chip150 crops" in err and "Traceback" not in err
+
+
+def test_the_default_descriptor_is_the_fastest_within_the_pairs_tolerance():
+    def row(variant, accuracy, seconds):
+        return {"variant": variant, "pairs_accuracy": accuracy, "per_crop_s": seconds}
+
+    reference = row(embeddings.REFERENCE, 0.9640, 0.130)
+    scores = [reference, row("mirror+detect-up0", 0.9615, 0.110), row("template", 0.9600, 0.095)]
+    assert descriptors.choose_descriptor(scores) == "mirror+detect-up0"  # template is 0.4 points below
+    assert descriptors.choose_descriptor(scores, tolerance=0.005) == "template"
+    assert descriptors.choose_descriptor([reference, row("template", 0.90, 0.01)]) == embeddings.REFERENCE
+    # what is committed (benchmarks/descriptor_variants.py --json) and the default in the code agree
+    for path in sorted(Path(__file__).parents[1].glob("results/descriptor-variants/*.json")):
+        result = json.loads(path.read_text())
+        if result.get("limit") is None and result.get("chosen"):
+            output = result["run"]["crop_output"]
+            assert descriptors.choose_descriptor(result["variants"]) == result["chosen"], path
+            assert descriptors.DEFAULTS[output][0] == result["chosen"], path
+
+
+# ------------------------------------------------------------------------------------ end to end account
+
+
+def test_metrics_carry_the_end_to_end_account_of_the_measured_parts(trained):
+    metrics = json.loads((trained.train_dir / "metrics.json").read_text())
+    account = metrics["pipeline"]
+    steps = {s["step"]: s for s in account["steps"]}
+    assert list(steps) == ["preprocessing", "descriptors", "classifier"]
+    assert sum(s["share"] for s in steps.values()) == pytest.approx(1.0)
+    assert account["total_s"] == pytest.approx(sum(s["seconds"] for s in steps.values()))
+    runs = pd.read_parquet(trained.train_dir.parent / "runs.parquet")
+    case = metrics["source"]["case_id"]
+    assert steps["preprocessing"]["seconds"] == runs.loc[runs["case_id"] == case, "wall_s"].median()
+    assert steps["preprocessing"]["images"] == 120 and steps["preprocessing"]["kernel"] == "optimized"
+    stage = pd.read_parquet(trained.train_dir / "embed_runs.parquet").set_index("stage_id")
+    assert steps["descriptors"]["seconds"] == stage.loc[metrics["embed_stage"]["stage_id"], "wall_s"]
+    assert steps["descriptors"]["descriptor"] == metrics["descriptor"]["variant"]
+    assert steps["classifier"]["seconds"] == metrics["fit_s"]
+    assert steps["classifier"]["images"] == metrics["split"]["train"]["images"]
+    for s in steps.values():
+        assert s["per_image_s"] == pytest.approx(s["seconds"] / s["images"])
+    table = pd.read_csv(trained.train_dir / "pipeline.csv")
+    assert list(table["step"]) == list(steps) and np.allclose(
+        table["seconds"], [s["seconds"] for s in steps.values()]
+    )
+    assert (
+        metrics["descriptor"]["why"] and metrics["descriptor"]["default"] == metrics["descriptor"]["variant"]
+    )
+    printed = "\n".join(trained.log)
+    assert "the path to this model:" in printed and "end to end: preprocessing is" in printed
+
+
+def test_amdahl_what_a_faster_preprocessing_step_buys():
+    account = end_to_end.account(
+        [
+            {"step": "preprocessing", "seconds": 20.0, "images": 100, "speedup": 2.0},
+            {"step": "descriptors", "seconds": 60.0, "images": 100},
+            {"step": "classifier", "seconds": 20.0, "images": 70},
+        ]
+    )
+    assert [s["share"] for s in account["steps"]] == [0.2, 0.6, 0.2] and account["total_s"] == 100
+    assert end_to_end.end_to_end_speedup(account, 1.0) == 1.0
+    assert end_to_end.end_to_end_speedup(account, 4.0) == pytest.approx(100 / 85)
+    assert end_to_end.end_to_end_speedup(account, float("inf")) == pytest.approx(1.25)
+    assert end_to_end.bought(account) == pytest.approx(120 / 100)  # sequential preprocessing took 40 s
+    assert "bought 1.20x" in end_to_end.summary_line(account)
+    no_run = end_to_end.account(account["steps"][1:])
+    assert np.isnan(end_to_end.end_to_end_speedup(no_run, 2.0))
+
+
+def test_the_end_to_end_figure_renders(trained):
+    data = load_run(trained.train_dir.parent)
+    plot = pipeline(data.training, data.manifest)
+    assert not plot.absent and "end to end: preprocessing is" in plot.caption
+    assert len(plot.figure.axes) == 2 and len(plot.figure.axes[0].patches) == 3
+    assert pipeline(None, data.manifest).absent
+    assert pipeline({"top1": 1.0}, data.manifest).absent  # trained before the account existed
 
 
 # ------------------------------------------------------------------------------------------- the CLI

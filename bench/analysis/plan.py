@@ -23,6 +23,7 @@ from bench import tables
 from bench.analysis.billing import Machine
 from bench.analysis.pricebook import PriceBook
 from bench.executors import display_order
+from bench.kernels import faithful_of
 from bench.model.calibration import Model, fit
 from bench.model.intervals import interval_text
 from bench.model.platforms import SERVERLESS_PLATFORMS, platform_limits
@@ -225,10 +226,9 @@ def ranked_options(
     memory_mb: float | None = None,
     machine: Machine | None = None,
 ) -> pd.DataFrame:
-    """Every option for the question's images from the model fit on a run (its optimized kernel where
+    """Every option for the question's images from the model fit on a run (its faithful kernel where
     it has one), ranked, each with how far to trust it: what ``facebench plan`` prints."""
-    kernels = sorted(set(tasks["kernel"]))
-    kernel = "optimized" if "optimized" in kernels else kernels[0]
+    kernel = faithful_of(set(tasks["kernel"]), manifest)
     names = platforms_from(platforms)
     model = fit(tasks, runs, manifest, machine=machine)
     table = options(

@@ -4,8 +4,9 @@ into parameters a simulation can scale.
 * per-image service time, kept as the measured rows themselves (compute stages, store time and the
   harness's own per-image overhead, row by row) and resampled, so a projection keeps the real shape
   of the distribution (no-face images, slow outliers), not only its mean;
-* the cold start: ``model_load_s`` of the rows that paid it (``cold_start``); the naive kernel pays
-  its load in every image, so for it the load is part of the per-image service time;
+* the cold start: ``model_load_s`` of the rows that paid it (``cold_start``); a kernel that declares it
+  loads its models for every image (naive) pays that load in every image, so for it the load is part
+  of the per-image service time;
 * per executor, the dispatch overhead: for a worker's first chunk, the time from ``t_submit`` to the
   chunk's first ``t_start`` (a fresh process imports the kernel there); for a later chunk, the time
   from the end of the worker's previous chunk to its start; the time between a case's last ``t_end``
@@ -31,6 +32,7 @@ from bench.analysis.billing import Machine, choose_machine
 from bench.analysis.pricebook import PriceBook, load_price_book
 from bench.errors import UserError
 from bench.executors import Traits, traits_of
+from bench.kernels import declared
 
 __all__ = [
     "COMPUTE_STAGES",
@@ -53,7 +55,7 @@ class ServiceDist:
     """One kernel's measured images, row by row, at one uncontended core (seconds)."""
 
     kernel: str
-    compute_s: np.ndarray  # decode..encode, plus the per-image model load of the naive kernel
+    compute_s: np.ndarray  # decode..encode, plus the model load of a kernel that loads per image
     store_s: np.ndarray  # fetch + put
     overhead_s: np.ndarray  # the harness between and around images, not explained by the stages
     ok: np.ndarray  # bool: the image produced a crop (one PUT)
@@ -160,16 +162,16 @@ def _active(workers: int, images: int, chunk_size: int) -> int:
     return max(1, min(int(workers), math.ceil(images / max(1, int(chunk_size)))))
 
 
-def _prepare(tasks: pd.DataFrame) -> pd.DataFrame:
-    """Per row: compute, store and unexplained overhead; per chunk: its dispatch gap."""
+def _prepare(tasks: pd.DataFrame, per_image_load: set[str]) -> pd.DataFrame:
+    """Per row: compute, store and unexplained overhead; per chunk: its dispatch gap.
+    ``per_image_load``: the kernels that load their models for every image."""
     t = tasks.loc[tasks["status"] != "error"].copy()
     for col in [*COMPUTE_STAGES, *STORE_STAGES, "model_load_s"]:
         t[col] = pd.to_numeric(t[col], errors="coerce").fillna(0.0)
     t["cold_start"] = t["cold_start"].fillna(False).astype(bool)
     stages = t[COMPUTE_STAGES].sum(axis=1)
-    # The naive kernel loads the models in every image: that load is per-image service time.
-    per_image_load = np.where(t["kernel"] == "naive", t["model_load_s"], 0.0)
-    t["compute"] = stages + per_image_load
+    # A kernel that loads the models in every image: that load is per-image service time.
+    t["compute"] = stages + np.where(t["kernel"].isin(per_image_load), t["model_load_s"], 0.0)
     t["store"] = t[STORE_STAGES].sum(axis=1)
     explained = t["compute"] + t["store"] + np.where(t["cold_start"], t["model_load_s"], 0.0)
     t = t.sort_values(["case_id", "repeat", "chunk_id", "t_start"])
@@ -255,7 +257,8 @@ def fit(
         raise ValueError("no measured cases to fit the model on")
     cpu_count = int((manifest.get("environment") or {}).get("cpu_count") or 1)
     notes: list[str] = []
-    t = _prepare(tasks)
+    per_image_load = {k for k in set(tasks["kernel"]) if declared(manifest, k).get("loads_per_image")}
+    t = _prepare(tasks, per_image_load)
     info = measured.set_index("case_id")
     t["active"] = [
         _active(info.at[c, "workers"], info.at[c, "images"], info.at[c, "chunk_size"]) for c in t["case_id"]
@@ -288,14 +291,14 @@ def fit(
     dists: dict[str, ServiceDist] = {}
     for kernel, rows in t.groupby("kernel"):
         cold = rows.loc[rows["cold_start"] & (rows["model_load_s"] > 0), "load_1"].to_numpy()
-        if kernel != "naive" and len(cold) == 0:
+        if kernel not in per_image_load and len(cold) == 0:
             notes.append(f"{kernel}: no cold start in the fit cases; model load taken as 0")
         # medians per stage, compute stages at one uncontended core as the samples are
         share = rows["compute_1"] / rows["compute"].where(rows["compute"] > 0)
         share = share.fillna(1.0)
         stages = {c.removesuffix("_s"): float(rows[c].median()) for c in STORE_STAGES}
         stages |= {c.removesuffix("_s"): float((rows[c] * share).median()) for c in COMPUTE_STAGES}
-        if kernel == "naive":
+        if kernel in per_image_load:
             stages["model_load"] = float((rows["model_load_s"] * share).median())
         dists[str(kernel)] = ServiceDist(
             kernel=str(kernel),

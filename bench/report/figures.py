@@ -5,7 +5,8 @@ Each figure lives in its own module beside this one, one function per figure ret
 ``Plot(figure, caption)`` from a run's tables: ``scaling`` (1-3: ``speedup``, ``efficiency``,
 ``throughput``), ``stages`` (4 and 6: ``stages``, ``stage_breakdown``, ``service_time``), ``timeline``
 (5), ``cost`` (7, against time, with the Pareto front), ``projection`` (8, against the pattern's claim;
-``pattern_table``) and ``training`` (9); ``data`` holds ``RunData``, the stage list and the caption
+``pattern_table``) and ``training`` (9: the held-out metrics; 10: ``pipeline``, where the time of the
+whole path to the model goes); ``data`` holds ``RunData``, the stage list and the caption
 helpers (``describe``), ``style`` the ``Plot`` and the "absent" figures. Where a figure needs what the
 run does not hold (cost, a projection, training), it still returns a small figure and a caption that
 says plainly what is absent. The notebooks import these functions; nothing is copied there.
@@ -27,7 +28,7 @@ from bench.report.scaling import efficiency, speedup, throughput
 from bench.report.stages import service_time, stages
 from bench.report.style import Plot
 from bench.report.timeline import timeline
-from bench.report.training import training
+from bench.report.training import pipeline, training
 
 
 def load_run(path: str | Path) -> RunData:
@@ -60,6 +61,7 @@ FIGURES = [
     "cost",
     "projection",
     "training",
+    "pipeline",
 ]
 
 
@@ -83,4 +85,5 @@ def all_figures(
         "cost": cost(r, m),
         "projection": projection(r, m, data.projection, images=images, pattern_marks=pattern_marks),
         "training": training(data.training, m),
+        "pipeline": pipeline(data.training, m),
     }

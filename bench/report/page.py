@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from bench import tables
+from bench.analysis import end_to_end
 from bench.analysis.statistics import DISTURBED_CORES, LOAD_COLUMNS, case_summary, disturbance_notes
 from bench.errors import UserError
 from bench.report.data import RunData, describe
@@ -149,6 +150,7 @@ def render(data: RunData, out: Path, figures: dict[str, Plot], embed: bool = Fal
             f'<a href="{name}.png">PNG</a> <a href="{name}.svg">SVG</a></figcaption>',
             "</figure>",
         ]
+    parts += _pipeline_html(data)
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts += [
         f"<p><small>Made by <code>facebench report</code> on {made} from {esc(str(data.path))}; "
@@ -156,6 +158,34 @@ def render(data: RunData, out: Path, figures: dict[str, Plot], embed: bool = Fal
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _pipeline_html(data: RunData) -> list[str]:
+    """The end-to-end account of ``facebench train`` as a table and the claim it supports (Amdahl);
+    nothing when training has not written one."""
+    account = (data.training or {}).get("pipeline")
+    if not account or not account.get("steps"):
+        return []
+    table = pd.DataFrame(account["steps"])
+    columns = {
+        "step": "step",
+        "seconds": "seconds",
+        "share": "share",
+        "per_image_s": "s per image",
+        "images": "images",
+        "executor": "executor",
+        "workers": "workers",
+        "kernel": "kernel",
+        "descriptor": "descriptor",
+    }
+    table = table[[c for c in columns if c in table]].rename(columns=columns)
+    return [
+        '<h2 id="end-to-end">Where the time goes, end to end</h2>',
+        "<p>The path from the photos to the trained model (<code>facebench train</code>, "
+        "<code>train/pipeline.csv</code>): the chosen case's preprocessing (median over repeats), the "
+        f"descriptor stage and the classifier's fit. {html.escape(end_to_end.summary_line(account))}.</p>",
+        table.to_html(index=False, border=0, float_format=lambda v: f"{v:.3g}", na_rep="-"),
+    ]
 
 
 def copy_tables(run: Path, out: Path) -> None:
@@ -174,6 +204,7 @@ def project_for(data: RunData, images: int, platforms: list[str] | None) -> pd.D
     from bench.analysis import plan
     from bench.analysis.pricebook import load_price_book
     from bench.executors import display_order
+    from bench.kernels import faithful_of
     from bench.model.calibration import fit
 
     if images < 1:
@@ -181,14 +212,13 @@ def project_for(data: RunData, images: int, platforms: list[str] | None) -> pd.D
     try:
         book = load_price_book(None)
         model = fit(data.tasks, data.runs, data.manifest)
-        kernels = set(data.tasks["kernel"])
         return plan.options(
             model,
             book,
             images=images,
             platforms=plan.platforms_from(platforms or ["local"]),
             executors=display_order(set(data.runs["executor"])),
-            kernel="optimized" if "optimized" in kernels else sorted(kernels)[0],
+            kernel=faithful_of(set(data.tasks["kernel"]), data.manifest),
         )
     except (KeyError, ValueError) as exc:
         raise UserError(str(exc).strip("'\"")) from None

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from bench import tables
 from bench.analysis.billing import choose_machine, cost_of_case
 from bench.analysis.pricebook import load_price_book
+from bench.analysis.quality import quality
 from bench.analysis.statistics import (
     case_summary,
     chunks_in_flight,
@@ -36,6 +37,7 @@ from bench.analysis.utilisation import tail_idle_s
 from bench.errors import UserError
 from bench.executors import BUILTIN, REFERENCE, Executor, executor_class, executor_name
 from bench.executors.chunking import chunk_size_for, chunk_sizes
+from bench.kernels import kernel_name, kernel_of
 from bench.run import environment, faults, load
 from bench.run.repeats import AUTO, DEFAULT_BUDGET_S, Rounds
 from bench.run.task import (
@@ -52,9 +54,10 @@ from bench.stores.base import Store
 from bench.stores.local import LocalStore
 from bench.stores.plan import RunStorage
 from pipelines.datasets import Dataset, DatasetError, load_dataset
-from pipelines.faces import KERNELS
+from pipelines.kernels import FAITHFUL
 
 WARMUP_IMAGES = 4
+QUALITY_FILE = "quality.parquet"
 _NO_OUTPUT = {"output_sha256": "", "bytes_out": 0}
 
 
@@ -71,7 +74,7 @@ class RunConfig:
     # every case's interval is within +-5% or budget_s of rounds is spent (bench/run/repeats.py)
     repeats: int | str = AUTO
     budget_s: float = DEFAULT_BUDGET_S
-    kernels: list[str] = field(default_factory=lambda: ["optimized"])
+    kernels: list[str] = field(default_factory=lambda: [FAITHFUL])
     # cold: every worker loads the models inside the clock; warm: loaded in every worker before it
     starts: list[str] = field(default_factory=lambda: ["cold"])
     exclude: list[dict] = field(default_factory=list)  # cases matching all fields of one entry are dropped
@@ -107,9 +110,11 @@ class RunConfig:
             raise UserError("--task-timeout must be a positive number of seconds")
         if not self.starts or not set(self.starts) <= {"cold", "warm"}:
             raise UserError(f"--start takes cold, warm or cold,warm, not {','.join(self.starts)}")
-        for kernel in self.kernels or ["(none)"]:
-            if kernel not in KERNELS:
-                raise UserError(f"unknown kernel {kernel!r}; choose from {', '.join(KERNELS)}")
+        if not self.kernels:
+            raise UserError("--kernel takes at least one kernel, e.g. optimized")
+        names = [kernel_name(spec) for spec in self.kernels]  # raises UserError for an unknown kernel
+        if len(set(names)) < len(names):
+            raise UserError(f"--kernel names a kernel twice: {', '.join(self.kernels)}")
 
 
 @dataclass(frozen=True)
@@ -117,14 +122,19 @@ class Case:
     executor: str  # the name the tables record
     workers: int
     chunk_size: int
-    kernel: str
+    kernel: str  # the name the tables record
     start: str = "cold"  # cold or warm (models loaded in every worker before the clock)
     spec: str = field(default="", compare=False)  # as asked for: a name or package.module:Class
+    kernel_spec: str = field(default="", compare=False)  # as asked for: a name or package.module:name
     auto_chunk: bool = field(default=True, compare=False)  # the harness chose the chunk size
 
     @property
     def executor_spec(self) -> str:
         return self.spec or self.executor
+
+    @property
+    def kernel_asked(self) -> str:
+        return self.kernel_spec or self.kernel
 
     @property
     def case_id(self) -> str:
@@ -239,6 +249,8 @@ class Run:
         config.validate()
         self.config = config
         self.log = log
+        #: name -> what the kernel declares (bench/kernels.py), in the order asked for
+        self.kernels = {kernel_name(s): kernel_of(s).declaration() for s in config.kernels}
         try:
             self.dataset: Dataset = load_dataset(config.dataset, config.list_file)
         except DatasetError as exc:
@@ -282,6 +294,9 @@ class Run:
             "executors": {
                 c.executor: executor_class(c.executor_spec).traits().to_json() for c in self.cases()
             },
+            # what each kernel declared (models, what it approximates, its output, per-image loads):
+            # the same for kernels, so the analysis of a saved run never imports one
+            "kernels": self.kernels,
             "started_at": datetime.now(UTC).isoformat(),
             "ended_at": None,
         }
@@ -293,27 +308,45 @@ class Run:
         except ValueError as exc:
             raise UserError(str(exc)) from None
 
+    def kernel_specs(self) -> list[str]:
+        """The kernels asked for, a kernel that reproduces another after that one, so that its cases
+        are checked against the reference they must reproduce (naive after optimized)."""
+        specs = list(self.config.kernels)
+        first = [s for s in specs if not self.reproduced(kernel_name(s))]
+        return first + [s for s in specs if s not in first]
+
+    def reproduced(self, name: str) -> str | None:
+        """The kernel of this run whose bytes kernel ``name`` declares it reproduces, if any."""
+        declared = self.kernels[name]
+        target = declared["approximates"] if declared["reproduces"] else None
+        return target if target in self.kernels and target != name else None
+
     def cases(self) -> list[Case]:
         """Per kernel, its sequential reference first (cold), then the matrix less the exclusions.
 
-        A warm start is run only by executors that declare they can start warm; naive kernel cases
-        are always cold (the naive kernel loads the models for every image by design)."""
+        A warm start is run only by executors and kernels that declare they can start warm (a kernel
+        that loads its models for every image, as naive does by design, is always cold)."""
         n, cfg = len(self.dataset), self.config
         cases = []
-        for kernel in cfg.kernels:
+        for kspec in self.kernel_specs():
+            kernel = kernel_name(kspec)
+            can_warm = self.kernels[kernel]["can_start_warm"]
             size = chunk_size_for(REFERENCE, n, 1, cfg.chunk_sizes[0])
-            cases.append(Case(REFERENCE, 1, size, kernel, auto_chunk=cfg.chunk_sizes[0] is None))
+            cases.append(
+                Case(REFERENCE, 1, size, kernel, kernel_spec=kspec, auto_chunk=cfg.chunk_sizes[0] is None)
+            )
             for start in cfg.starts:
                 for spec in cfg.executors:
                     name, traits = executor_name(spec), executor_class(spec).traits()
-                    if start == "warm" and (not traits.can_start_warm or kernel != "optimized"):
+                    if start == "warm" and (not traits.can_start_warm or not can_warm):
                         continue
                     for w in [1] if traits.in_process else cfg.workers:
                         for chunk in cfg.chunk_sizes if not traits.in_process else cfg.chunk_sizes[:1]:
                             size = chunk_size_for(traits, n, w, chunk)
                             case = Case(
-                                name, w, size, kernel, start=start, spec=spec, auto_chunk=chunk is None
-                            )
+                                name, w, size, kernel, start=start, spec=spec, kernel_spec=kspec,
+                                auto_chunk=chunk is None,
+                            )  # fmt: skip
                             if case not in cases and not excluded(case, cfg.exclude):
                                 cases.append(case)
         return cases
@@ -341,7 +374,7 @@ class Run:
         if remote is not None:  # <prefix>/output/<run_id>/<case_id>/<key>
             return remote
         if case.executor == REFERENCE and repeat == 0:
-            return LocalStore(self.run_dir / "output")
+            return LocalStore(tables.output_folder(self.run_dir, case.kernel))
         return LocalStore(self.run_dir / "scratch" / f"{case.case_id}-r{repeat}")
 
     def execute(self) -> RunResult:
@@ -367,6 +400,10 @@ class Run:
             shutil.rmtree(self.run_dir / "scratch", ignore_errors=True)
         self.manifest["ended_at"] = datetime.now(UTC).isoformat()
         result = self.save()
+        if len(self.kernels) > 1:
+            table = pd.read_parquet(self.run_dir / QUALITY_FILE)
+            self.log(f"quality against the faithful kernel ({QUALITY_FILE}):")
+            self.log(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         for note in disturbance_notes(result.runs):
             print(f"facebench: warning: {note}", file=sys.stderr, flush=True)
         return result
@@ -387,8 +424,9 @@ class Run:
             t0 = time.monotonic()
             for case in cases:
                 executor = make_executor(self.config, case.executor_spec, case.workers, self.inputs)
-                executor.warm_load = preload_models if case.start == "warm" else None
-                executor.worker_setup = partial(prepare_worker, self.inputs)
+                warm = partial(preload_models, case.kernel_asked)
+                executor.warm_load = warm if case.start == "warm" else None
+                executor.worker_setup = partial(prepare_worker, self.inputs, kernel=case.kernel_asked)
                 with executor:  # workers up (warm: with their models) before the clock
                     self.run_case(case, repeat, executor)
                 self.save()
@@ -433,7 +471,7 @@ class Run:
                 unload_models()
             executor.run_on_workers(unload_models)
         outputs = self.outputs_for(case, repeat)
-        ctx = CaseContext(self.inputs, outputs, case.kernel, self.config.task_timeout, os.getpid())
+        ctx = CaseContext(self.inputs, outputs, case.kernel_asked, self.config.task_timeout, os.getpid())
         fn = partial(run_chunk, ctx=ctx)
         dispatch = faults.Dispatch(executor, self.config.retries, self.log)
         bar = tqdm(
@@ -475,7 +513,8 @@ class Run:
             raise UserError(f"{down}; is it reachable?{kept}")
         problems: list[str] = []
         if self.storage.is_object_store:  # every crop accounted for; the reference's collected locally
-            collect_to = self.run_dir / "output" if case.executor == REFERENCE and repeat == 0 else None
+            reference = case.executor == REFERENCE and repeat == 0
+            collect_to = tables.output_folder(self.run_dir, case.kernel) if reference else None
             problems = self.storage.settle(outputs, tasks, collect_to)
             for problem in problems:
                 self.log(f"  {case.case_id} r{repeat}: {problem}")
@@ -497,10 +536,11 @@ class Run:
     ) -> dict:
         if case.executor == REFERENCE:
             self.reference.setdefault((case.kernel, repeat), tasks)
-        # Every kernel's outputs are checked against the first kernel's sequential reference: the naive
-        # variant must give the optimized one's bytes.
-        first = self.config.kernels[0]
-        ref = self.reference.get((first, repeat), self.reference.get((first, 0)))
+        # A kernel's outputs are checked against its own sequential reference; a kernel that declares
+        # it reproduces another (naive: optimized's bytes) against that one's, where the run has it.
+        # Across kernels that approximate, the run measures quality instead (quality.parquet).
+        target = self.reproduced(case.kernel) or case.kernel
+        ref = self.reference.get((target, repeat), self.reference.get((target, 0)))
         ref_sha = ref.set_index("key")[["status", "output_sha256"]]
         mine = tasks.set_index("key")[["status", "output_sha256"]]
         identical = bool(mine.reindex(ref_sha.index).equals(ref_sha))
@@ -566,6 +606,10 @@ class Run:
         runs = with_case_statistics(tables.runs_frame(self.run_rows))
         tables.write_parquet(tasks, self.run_dir / "tasks.parquet")
         tables.write_parquet(runs, self.run_dir / "runs.parquet")
+        if len(self.kernels) > 1 and not tasks.empty:  # across kernels: quality, not byte-identity
+            tables.write_parquet(
+                quality(tasks, self.manifest, self.dataset.truth), self.run_dir / QUALITY_FILE
+            )
         tables.write_json(self.manifest, self.run_dir / "manifest.json")
         return RunResult(self.run_dir, tasks, runs)
 

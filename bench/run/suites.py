@@ -22,6 +22,7 @@ from typing import Any
 from bench.errors import UserError
 from bench.run.repeats import AUTO
 from bench.run.runner import RunConfig
+from pipelines.kernels import FAITHFUL
 
 #: Settings a suite may give once for all of its cases, with the TOML types each takes.
 SETTINGS: dict[str, tuple[type, ...]] = {
@@ -101,7 +102,7 @@ def load_suite(
         executors=_as_list(spec.get("executors", RunConfig().executors)),
         workers=workers,
         chunk_sizes=chunk_sizes,
-        kernels=_as_list(spec.get("kernels", ["optimized"])),
+        kernels=_as_list(spec.get("kernels", [FAITHFUL])),
         starts=_as_list(spec.get("starts", ["cold"])),
         exclude=excludes,
         repeats=repeats,

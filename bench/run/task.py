@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import math
 import os
 import resource
@@ -16,12 +17,15 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.run import faults
 from bench.stores import retry
 from bench.stores.base import Store
-from pipelines import faces
+from pipelines import faces, kernels
+
+if TYPE_CHECKING:
+    from pipelines.kernels.base import Kernel
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ class CaseContext:
 
     inputs: Store
     outputs: Store
-    kernel: str = "optimized"
+    kernel: str = kernels.FAITHFUL  # as asked for: a name or package.module:name
     task_timeout: float | None = None  # seconds per image; None: no deadline (bench/faults.py)
     client_pid: int = 0  # the client's pid: a worker other than it may be ended by the watchdog
 
@@ -51,6 +55,7 @@ def _rss_mb() -> float:
 def run_chunk(chunk: Chunk, ctx: CaseContext) -> list[dict]:
     """One record per key, whatever happens to that key: a failure is a status, never an exception."""
     host, pid = socket.gethostname(), os.getpid()
+    kernel = kernels.get(ctx.kernel)
     hard_exit = ctx.client_pid not in (0, pid)
     records = []
     breaker = faults.store_breaker(ctx.outputs.url)  # a store that is down is not asked again and again
@@ -63,9 +68,10 @@ def run_chunk(chunk: Chunk, ctx: CaseContext) -> list[dict]:
             )
             rec.update(output_sha256="", error="", cold_start=False, model_load_s=0.0)
             rec.update({f"{s}_s": 0.0 for s in faces.STAGES})
+            rec.update(dict.fromkeys(_BOX + _EYES, float("nan")), landmarks="")
             retries0 = retry.count()
-            if n == 0 and ctx.task_timeout and ctx.kernel == "optimized":
-                _preload(rec)  # a cold start is not a hang: the models load outside the deadline
+            if n == 0 and ctx.task_timeout and not kernel.loads_per_image:
+                _preload(rec, kernel)  # a cold start is not a hang: the models load outside the deadline
             if not breaker.allow():
                 rec.update(status="error", error=breaker.reason())
                 rec.update(store_retries=0, t_end=time.time(), cpu_s=0.0, worker_rss_mb=_rss_mb())
@@ -76,7 +82,7 @@ def run_chunk(chunk: Chunk, ctx: CaseContext) -> list[dict]:
                 with watchdog.image():
                     if ctx.client_pid:  # a measured case: a no-op unless a test set FACEBENCH_INJECT_FAULTS
                         faults.inject(key, hard_exit, ctx.outputs.url)
-                    unreachable = _one_image(key, ctx, rec)
+                    unreachable = _one_image(key, ctx, kernel, rec)
             except faults.TaskTimeout:
                 rec.update(status="error", error=f"timed out after {ctx.task_timeout:g} s")
                 rec.update(output_sha256="", bytes_out=0)
@@ -104,7 +110,7 @@ def _pss_mb() -> float:
         return float("nan")
 
 
-def _one_image(key: str, ctx: CaseContext, rec: dict) -> bool:
+def _one_image(key: str, ctx: CaseContext, kernel: Kernel, rec: dict) -> bool:
     """Fetch, kernel, put: fills ``rec`` in place, turning every failure into a status.
 
     True where the store failed in a way that says it is unreachable or down (5xx, timeouts, resets:
@@ -117,11 +123,12 @@ def _one_image(key: str, ctx: CaseContext, rec: dict) -> bool:
     except Exception as exc:
         rec.update(status="error", error=f"fetch failed: {type(exc).__name__}: {exc}")
         return retry.transient_http(exc)
-    result = faces.process(data, ctx.kernel)
+    result = kernel.process(data)
     rec.update(status=result.status, error=result.error)
     rec.update({f"{s}_s": result.timings.get(s, 0.0) for s in faces.STAGES})
+    rec.update(_face_columns(result))
     if result.load_s > 0 or not rec["cold_start"]:  # not when _preload has recorded the load already
-        rec.update(cold_start=result.load_s > 0 and ctx.kernel == "optimized", model_load_s=result.load_s)
+        rec.update(cold_start=result.load_s > 0 and not kernel.loads_per_image, model_load_s=result.load_s)
     if result.crop is not None:
         try:
             t0 = time.perf_counter()
@@ -135,20 +142,38 @@ def _one_image(key: str, ctx: CaseContext, rec: dict) -> bool:
     return False
 
 
-def _preload(rec: dict) -> None:
+# bench/tables.py's FACE_COLUMNS (not imported: a worker does without pandas)
+_BOX = ("box_x0", "box_y0", "box_x1", "box_y1")
+_EYES = ("eye_left_x", "eye_left_y", "eye_right_x", "eye_right_y")
+
+
+def _face_columns(result: faces.FaceResult) -> dict:
+    """Where the kernel found the face and what it aligned on (tables.FACE_COLUMNS), for quality."""
+    out: dict = {}
+    if result.box is not None:
+        out |= dict(zip(_BOX, map(float, result.box), strict=True))
+    if result.eyes is not None:
+        out |= dict(zip(_EYES, (v for eye in result.eyes for v in eye), strict=True))
+    if result.landmarks is not None:
+        out["landmarks"] = json.dumps([[x, y] for x, y in result.landmarks])
+    return out
+
+
+def _preload(rec: dict, kernel: Kernel) -> None:
     """Load this process's models now, recording the load as the chunk's first image's cold start."""
     try:
-        load_s = faces.preload(1)
+        load_s = kernel.preload(1)
     except Exception:  # the kernel will meet the same failure and record it per image
         return
     rec.update(cold_start=load_s > 0, model_load_s=load_s)
 
 
-def prepare_worker(*stores: Store) -> int:
-    """In a worker, before the clock: the kernel's modules imported (importing this module imports
-    them) and the stores' connections opened, as the client process already has them for the
-    in-process sequential case. What is left inside the clock is the same for every executor: the
-    model load (cold) or nothing (warm)."""
+def prepare_worker(*stores: Store, kernel: str = kernels.FAITHFUL) -> int:
+    """In a worker, before the clock: the kernel's modules imported (its models are not loaded) and
+    the stores' connections opened, as the client process already has them for the in-process
+    sequential case. What is left inside the clock is the same for every executor: the model load
+    (cold) or nothing (warm)."""
+    kernels.get(kernel)
     for store in stores:
         store.open()
     return os.getpid()
@@ -156,13 +181,13 @@ def prepare_worker(*stores: Store) -> int:
 
 def unload_models() -> None:
     """Make the calling process cold again (the sequential executor runs in the client process)."""
-    faces.unload()
+    kernels.unload_all()
 
 
-def preload_models(count: int = 1) -> float:
-    """Load ``count`` sets of models in the calling process (one per thread that will run images),
-    before the clock, for a warm start; the seconds it took."""
-    return faces.preload(count)
+def preload_models(kernel: str, count: int = 1) -> float:
+    """Load ``count`` sets of a kernel's models in the calling process (one per thread that will run
+    images), before the clock, for a warm start; the seconds it took."""
+    return kernels.get(kernel).preload(count)
 
 
 def failed_record(key: str, chunk_id: int, t_submit: float, reason: str, **fields) -> dict:

@@ -6,6 +6,10 @@ gathers one row per crop into a tidy table (``embed_tasks.parquet``) and one sum
 (``embed_runs.parquet``), so that the stage's speedup over the sequential executor can be reported.
 Stages of different executors and worker counts over the same crops accumulate in those tables (run
 ``facebench train --executor sequential``, then ``--executor processes --workers N``, for a speedup).
+
+The way a crop becomes a descriptor (``pipelines.embeddings.VARIANTS``) is a measured choice: the default
+for a kernel's output is the fastest variant whose LFW pairs accuracy is within ``PAIRS_TOLERANCE`` of
+the reference's, by ``choose_descriptor`` over the scores ``benchmarks/descriptor_variants.py`` commits.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from bench import tables
+from bench.errors import UserError
 from bench.executors import executor_class
 from bench.executors.chunking import chunk_size_for
 from bench.run.task import Chunk, _rss_mb, failed_record, gather_chunks
@@ -38,6 +43,7 @@ EMBED_TASK_COLUMNS = [
     "backend",
     "workers",
     "chunk_size",
+    "descriptor",
     "key",
     "label",
     "status",
@@ -53,6 +59,7 @@ EMBED_TASK_COLUMNS = [
     "t_end",
     "fetch_s",
     "decode_s",
+    "margin_s",
     "detect_s",
     "landmarks_s",
     "describe_s",
@@ -68,6 +75,7 @@ EMBED_RUN_COLUMNS = [
     "backend",
     "workers",
     "chunk_size",
+    "descriptor",
     "images",
     "keys_digest",
     "ok",
@@ -85,9 +93,60 @@ EMBED_RUN_COLUMNS = [
 ]
 
 
+#: The kernel frontier's tolerance: a faster variant is acceptable when its LFW pairs accuracy is at
+#: most this far below the reference's (0.3 points).
+PAIRS_TOLERANCE = 0.003
+#: The descriptor used when none is asked for, per crop output, and why. Until the variants' scores are
+#: committed (results/descriptor-variants/, benchmarks/descriptor_variants.py), openface crops keep the
+#: reference; tests/test_train.py checks that this agrees with ``choose_descriptor`` on what is committed.
+DEFAULTS = {
+    "openface180": (
+        embeddings.REFERENCE,
+        "the reference path: the variants' LFW scores are not committed yet "
+        "(benchmarks/descriptor_variants.py)",
+    ),
+    "chip150": (
+        "chip",
+        "the crop already is dlib's 150 px chip (padding 0.25): nothing left to detect or align",
+    ),
+}
+
+
+def crop_output(manifest: dict, kernel: str) -> str:
+    """What a run's kernel declared its crops to be (``manifest["kernels"][kernel]["output"]``);
+    openface's 180 px alignment when it declared nothing, as every kernel did before the declaration."""
+    declared = ((manifest.get("kernels") or {}).get(kernel) or {}).get("output")
+    return str(declared or "openface180")
+
+
+def resolve_descriptor(asked: str | None, output: str) -> tuple[str, str]:
+    """The variant for crops of ``output`` and why: the asked one (checked), else the default."""
+    if asked is None:
+        if output not in DEFAULTS:
+            raise UserError(f"crops declared as {output!r}: no descriptor reads them ({', '.join(DEFAULTS)})")
+        return DEFAULTS[output]
+    try:
+        embeddings.check_variant(asked, output)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return asked, "asked for (--descriptor)"
+
+
+def choose_descriptor(scores: Sequence[dict], tolerance: float = PAIRS_TOLERANCE) -> str:
+    """The fastest variant (``per_crop_s``) whose ``pairs_accuracy`` is within ``tolerance`` of the
+    reference's; the reference itself when none is (or when it was not scored, it must be)."""
+    by_name = {row["variant"]: row for row in scores}
+    if embeddings.REFERENCE not in by_name:
+        raise ValueError(f"the reference {embeddings.REFERENCE} must be among the scored variants")
+    floor = by_name[embeddings.REFERENCE]["pairs_accuracy"] - tolerance
+    fit = [row for row in scores if row["pairs_accuracy"] >= floor - 1e-12]
+    return min(fit, key=lambda row: (row["per_crop_s"], row["variant"]))["variant"]
+
+
 @dataclass(frozen=True)
 class EmbedContext:
     crops: Store
+    descriptor: str = embeddings.REFERENCE
 
 
 def embed_chunk(chunk: Chunk, ctx: EmbedContext) -> list[dict]:
@@ -107,7 +166,7 @@ def embed_chunk(chunk: Chunk, ctx: EmbedContext) -> list[dict]:
         except Exception as exc:
             rec.update(status="error", error=f"fetch failed: {type(exc).__name__}: {exc}")
         else:
-            result = embeddings.describe(data)
+            result = embeddings.describe(data, ctx.descriptor)
             rec.update(status=result.status, error=result.error)
             rec.update({f"{s}_s": result.timings.get(s, 0.0) for s in embeddings.STAGES})
             rec.update(cold_start=result.load_s > 0, model_load_s=result.load_s)
@@ -147,15 +206,17 @@ def run_embed_stage(
     options: dict | None = None,
     progress: bool = False,
     log: Callable[[str], None] = print,
+    descriptor: str = embeddings.REFERENCE,
 ) -> EmbedStage:
-    """Descriptors of ``keys`` in ``crops``; the executor is started before the clock starts."""
+    """Descriptors of ``keys`` in ``crops`` made the ``descriptor`` variant's way; the executor is
+    started before the clock starts."""
     keys = sorted(set(keys))
     size = chunk_size_for(executor, len(keys), workers, chunk_size)
-    stage_id = f"{executor}-w{workers}-c{size}"
+    stage_id = f"{executor}-w{workers}-c{size}-{descriptor}"
     if executor_class(executor).in_process:
         embeddings.unload()  # start cold, as a fresh worker would (the run's rule, docs/benchmarks.md)
     with executor_class(executor)(workers, **(options or {})) as pool:
-        fn = partial(embed_chunk, ctx=EmbedContext(crops))
+        fn = partial(embed_chunk, ctx=EmbedContext(crops, descriptor))
         with tqdm(
             total=len(keys), desc=f"embed {stage_id}", unit="crop", disable=not progress, leave=False
         ) as bar:
@@ -173,6 +234,7 @@ def run_embed_stage(
     for r in rows:
         r.pop("vector", None)
         r.update(stage_id=stage_id, executor=executor, backend=backend, workers=workers, chunk_size=size)
+        r["descriptor"] = descriptor
         r["label"] = labels.get(r["key"], r["key"].split("/")[0] if "/" in r["key"] else "")
     tasks = tables._ordered(pd.DataFrame.from_records(rows), EMBED_TASK_COLUMNS)
     summary = {
@@ -181,6 +243,7 @@ def run_embed_stage(
         "backend": backend,
         "workers": workers,
         "chunk_size": size,
+        "descriptor": descriptor,
         "images": len(keys),
         "keys_digest": hashlib.sha256("\n".join(keys).encode()).hexdigest(),
         "ok": len(vectors),
@@ -210,8 +273,8 @@ def store_stage(train_dir: str | Path, stage: EmbedStage) -> tuple[pd.DataFrame,
 
     The tables describe stages over one set of crops: rows of the same stage_id are replaced, and rows
     over other crops (an earlier training on other identities) are dropped. Speedup is against the
-    sequential stage, when one is recorded; ``identical`` says whether the
-    stage's descriptors match that reference bit for bit.
+    sequential stage of the same descriptor variant, when one is recorded; ``identical`` says whether
+    the stage's descriptors match that reference bit for bit.
     """
     folder = Path(train_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -239,7 +302,8 @@ def _with_speedup(runs: pd.DataFrame) -> pd.DataFrame:
     runs = runs.copy()
     runs["identical"] = runs["identical"].astype("object")
     for i, row in runs.iterrows():
-        ref = runs[(runs["executor"] == "sequential") & (runs["keys_digest"] == row["keys_digest"])]
+        same = (runs["keys_digest"] == row["keys_digest"]) & (runs["descriptor"] == row["descriptor"])
+        ref = runs[(runs["executor"] == "sequential") & same]
         if ref.empty:
             runs.at[i, "speedup"] = float("nan")
             runs.at[i, "efficiency"] = float("nan")

@@ -6,10 +6,11 @@ its case_id and output digest go into the training manifest. Its crops are the r
 against that digest again before training. Descriptors are computed as a second parallel stage under
 the run's executors (``bench.train.descriptors``); the model itself is ``pipelines.train``'s.
 
-Writes under ``<run>/train/``: model.keras, labels.json, metrics.json (held-out top-1 under ``top1``),
-manifest.json (the case and its output digest), predictions.csv (every key: split, identity and
-prediction), and for the embeddings model embeddings.parquet (the descriptors), embed_tasks.parquet and
-embed_runs.parquet (the descriptor stage's timings).
+Writes under ``<run>/train/``: model.keras, labels.json, metrics.json (held-out top-1 under ``top1``;
+the end-to-end account of the path to the model under ``pipeline``), pipeline.csv (that account, one row
+per step), manifest.json (the case and its output digest), predictions.csv (every key: split, identity
+and prediction), and for the embeddings model embeddings.parquet (the descriptors), embed_tasks.parquet
+and embed_runs.parquet (the descriptor stage's timings).
 """
 
 from __future__ import annotations
@@ -28,14 +29,18 @@ import numpy as np
 import pandas as pd
 
 from bench import tables
+from bench.analysis import end_to_end
+from bench.analysis.statistics import case_summary
 from bench.errors import UserError
 from bench.executors import REFERENCE, executor_class
 from bench.run import environment
 from bench.stores.local import LocalStore
+from bench.train import descriptors as descriptor_stage
 from pipelines import train as tp
 from pipelines.datasets import IMAGE_SUFFIXES, label_of
 
 TRAIN_DIR = "train"
+PIPELINE_FILE = "pipeline.csv"
 EMBEDDINGS_FILES = ["embeddings.parquet", "embed_tasks.parquet", "embed_runs.parquet"]
 
 
@@ -119,8 +124,8 @@ def choose_best_output(run_dir: str | Path, case_id: str | None = None) -> Choic
 
 
 def verified_crops(run_dir: str | Path, choice: Choice) -> dict[str, str]:
-    """key -> label of the ok crops in ``<run>/output``, after checking that the folder still holds
-    exactly the chosen case's output (its digest recomputed from the files)."""
+    """key -> label of the ok crops in the chosen kernel's output folder (tables.output_folder), after
+    checking that the folder still holds exactly the chosen case's output (its digest recomputed)."""
     from bench.run.runner import output_digest
 
     run_dir = Path(run_dir)
@@ -129,7 +134,7 @@ def verified_crops(run_dir: str | Path, choice: Choice) -> dict[str, str]:
     )
     mine = tasks[(tasks["case_id"] == choice.case_id)]
     mine = mine[mine["repeat"] == mine["repeat"].min()].sort_values("key")
-    folder = run_dir / "output"
+    folder = tables.output_folder(run_dir, choice.kernel)
     shas = []
     for key, status in zip(mine["key"], mine["status"], strict=True):
         path = folder / key
@@ -175,6 +180,7 @@ class TrainOptions:
     chunk_size: int | None = None
     case_id: str | None = None
     pairs: str | None = None  # LFW pairs.txt; None: looked for beside the dataset; "none": skip
+    descriptor: str | None = None  # embeddings: a pipelines.embeddings variant; None: the default
     out: str | None = None  # the training folder; default <run>/train or <crops>-train
     progress: bool = False
 
@@ -199,6 +205,10 @@ class TrainOptions:
             raise UserError(f"the {self.executor} executor has exactly one worker")
         if self.chunk_size is not None and self.chunk_size < 1:
             raise UserError("--chunk-size must be at least 1")
+        if self.descriptor is not None and self.model != "embeddings":
+            raise UserError(
+                "--descriptor chooses how the embeddings model describes a crop; not for --model cnn"
+            )
 
     def stage_executor(self) -> tuple[str, int]:
         cores = os.cpu_count() or 1
@@ -245,15 +255,17 @@ def train(
         labels, digest = folder_crops(crops_dir)
         source = {"crops": str(crops_dir), "crops_digest": digest}
         train_dir = Path(options.out) if options.out else crops_dir.parent / f"{crops_dir.name}-train"
-        dataset_root = None
+        dataset_root, output, preprocessing = None, "openface180", None
         log(f"training on the crops in {crops_dir}: {len(labels)} images")
     else:
         run_dir = tables.resolve_run(run)
         choice = choose_best_output(run_dir, options.case_id)
-        crops_dir = run_dir / "output"
+        crops_dir = tables.output_folder(run_dir, choice.kernel)
         labels = verified_crops(run_dir, choice)
         manifest = json.loads((run_dir / "manifest.json").read_text())
         dataset_root = manifest.get("dataset", {}).get("root")
+        output = descriptor_stage.crop_output(manifest, choice.kernel)
+        preprocessing = preprocessing_step(run_dir, choice)
         source = {
             "run": str(run_dir),
             "run_id": choice.run_id,
@@ -291,17 +303,23 @@ def train(
         if options.pairs and not pairs_path.is_file():
             raise UserError(f"LFW pairs file {pairs_path} does not exist")
 
-    stage_summary, vectors = None, {}
+    stage_summary, vectors, descriptor = None, {}, None
     if options.model == "embeddings":
-        from bench.train.descriptors import run_embed_stage, store_stage
-
+        variant, why = descriptor_stage.resolve_descriptor(options.descriptor, output)
+        descriptor = {
+            "variant": variant,
+            "crop_output": output,
+            "why": why,
+            "default": descriptor_stage.DEFAULTS[output][0],
+            "pairs_tolerance": descriptor_stage.PAIRS_TOLERANCE,
+        }
         if pairs_path is not None:
             pairs = tp.read_lfw_pairs(pairs_path)
         wanted = set(eligible) | {k for p in pairs for k in (p.a, p.b) if k in labels}
         if len(wanted) > len(eligible):
             log(f"descriptors also for {len(wanted) - len(eligible)} crops of LFW pairs ({pairs_path})")
         executor, workers = options.stage_executor()
-        stage = run_embed_stage(
+        stage = descriptor_stage.run_embed_stage(
             store,
             sorted(wanted),
             executor,
@@ -310,9 +328,10 @@ def train(
             labels,
             progress=options.progress,
             log=log,
+            descriptor=variant,
         )
         train_dir.mkdir(parents=True, exist_ok=True)
-        store_stage(train_dir, stage)
+        descriptor_stage.store_stage(train_dir, stage)
         stage_summary, vectors = stage.summary, stage.vectors
         failed = stage.tasks.loc[stage.tasks["status"] != "ok", "key"].tolist()
         if failed:
@@ -333,17 +352,22 @@ def train(
         raise UserError(str(exc)) from None
     log(format_split(split))
     config = tp.TrainConfig(model=options.model, epochs=options.epochs, seed=options.seed)
+    if descriptor is not None:
+        config.descriptor = descriptor["variant"]
     trained, metrics, probs = tp.train_and_evaluate(split, features, config)
     if options.model == "embeddings":
         if pairs_path is not None:
             metrics["lfw_pairs"] = {"file": str(pairs_path), **tp.lfw_pairs_verification(pairs, vectors)}
         metrics["embed_stage"] = stage_summary
+        metrics["descriptor"] = descriptor
+    metrics["pipeline"] = pipeline_account(preprocessing, stage_summary, metrics["fit_s"], len(split.train))
     metrics["total_s"] = time.perf_counter() - t_total
     metrics["source"] = {
         k: v for k, v in source.items() if k in ("run_id", "case_id", "output_digest", "crops")
     }
     tp.save(train_dir, trained, metrics)
     _write_predictions(train_dir / "predictions.csv", split, probs)
+    _write_csv(pd.DataFrame(metrics["pipeline"]["steps"]), train_dir / PIPELINE_FILE)
     if options.model == "embeddings":
         _write_embeddings(train_dir / "embeddings.parquet", vectors, labels, split)
     manifest_out = {
@@ -354,7 +378,14 @@ def train(
         "split": split.sizes(),
         "classes": len(split.classes),
         "embed_stage": stage_summary,
-        "files": [tp.MODEL_FILE, tp.LABELS_FILE, tp.METRICS_FILE, "manifest.json", "predictions.csv"]
+        "files": [
+            tp.MODEL_FILE,
+            tp.LABELS_FILE,
+            tp.METRICS_FILE,
+            "manifest.json",
+            "predictions.csv",
+            PIPELINE_FILE,
+        ]
         + (EMBEDDINGS_FILES if options.model == "embeddings" else []),
         "environment": environment.describe(),
         "tensorflow": _tf_settings(),
@@ -363,6 +394,61 @@ def train(
     }
     tables.write_json(manifest_out, train_dir / "manifest.json")
     return TrainResult(train_dir, metrics, manifest_out, trained)
+
+
+def preprocessing_step(run_dir: Path, choice: Choice) -> dict[str, Any]:
+    """The chosen case as the path's first step: its median wall time over repeats (runs.parquet),
+    images, executor, workers, kernel, CPU seconds and speedup over the run's sequential case."""
+    runs = pd.read_parquet(run_dir / "runs.parquet")
+    row = case_summary(runs).set_index("case_id").loc[choice.case_id]
+    return {
+        "step": end_to_end.PREPROCESSING,
+        "seconds": choice.wall_s,
+        "images": int(row["images"]),
+        "executor": choice.executor,
+        "workers": choice.workers,
+        "kernel": choice.kernel,
+        "case_id": choice.case_id,
+        "cpu_s": float(runs.loc[runs["case_id"] == choice.case_id, "cpu_s"].median()),
+        "speedup": float(row["speedup"]),
+        "measured": "runs.parquet: the case's median wall time over repeats",
+    }
+
+
+def pipeline_account(
+    preprocessing: dict[str, Any] | None, stage: dict[str, Any] | None, fit_s: float, train_images: int
+) -> dict[str, Any]:
+    """The path to this model, step by step (``bench.analysis.end_to_end``): the chosen case's
+    preprocessing (absent for a crops folder), the descriptor stage (embeddings model), the fit; with
+    what the preprocessing speedup bought end to end."""
+    steps = [preprocessing] if preprocessing else []
+    if stage is not None:
+        steps.append(
+            {
+                "step": "descriptors",
+                "seconds": stage["wall_s"],
+                "images": stage["images"],
+                "executor": stage["executor"],
+                "workers": stage["workers"],
+                "descriptor": stage["descriptor"],
+                "cpu_s": stage["cpu_s"],
+                "measured": "the descriptor stage's wall time (embed_runs.parquet)",
+            }
+        )
+    steps.append(
+        {"step": "classifier", "seconds": fit_s, "images": train_images, "measured": "the fit (fit_s)"}
+    )
+    account = end_to_end.account(steps)
+    bought, limit = end_to_end.bought(account), end_to_end.end_to_end_speedup(account, float("inf"))
+    account["preprocessing_bought"] = None if pd.isna(bought) else bought  # None: no run, no speedup
+    account["preprocessing_limit"] = None if pd.isna(limit) else limit
+    return account
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, path)
 
 
 def _tf_settings() -> dict[str, Any]:
@@ -384,9 +470,7 @@ def _write_predictions(path: Path, split: tp.Split, probs: dict[str, np.ndarray]
             rows.append((key, split.labels[key], name, split.classes[best], float(row[best])))
     table = pd.DataFrame(rows, columns=["key", "label", "split", "predicted", "probability"])
     table = table.assign(correct=table["label"] == table["predicted"]).sort_values("key", ignore_index=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    _write_csv(table, path)
 
 
 def _write_embeddings(
@@ -446,6 +530,11 @@ def format_metrics(metrics: dict[str, Any]) -> str:
             f"descriptor stage {stage['stage_id']}: {stage['ok']}/{stage['images']} crops, "
             f"{stage['wall_s']:.2f} s, {stage['images_per_s']:.1f} crops/s{speed}"
         )
+    descriptor = metrics.get("descriptor")
+    if descriptor:
+        lines.append(
+            f"descriptor {descriptor['variant']} for {descriptor['crop_output']} crops: {descriptor['why']}"
+        )
     pairs = metrics.get("lfw_pairs")
     if pairs:
         if pairs.get("accuracy") is None:
@@ -459,6 +548,24 @@ def format_metrics(metrics: dict[str, Any]) -> str:
                 f"± {pairs['accuracy_std']:.2%} on the {pairs['pairs_covered']}/{pairs['pairs_total']} pairs "
                 f"covered ({pairs['same_covered']} same, {pairs['different_covered']} different)"
             )
+    if metrics.get("pipeline"):
+        lines.append(format_pipeline(metrics["pipeline"]))
+    return "\n".join(lines)
+
+
+def format_pipeline(pipeline: dict[str, Any]) -> str:
+    """The end-to-end account as a small table, and what the preprocessing speedup bought."""
+    lines = ["the path to this model:"]
+    for s in pipeline["steps"]:
+        how = s.get("kernel") or s.get("descriptor") or ""
+        where = f"{s['executor']} x{s['workers']}" if s.get("executor") else ""
+        said = ", ".join(x for x in (f"{s['images']} images", where, how) if x)
+        lines.append(
+            f"  {s['step']:<14} {s['seconds']:>9.2f} s {s['share']:>6.1%}  "
+            f"{s['per_image_s'] * 1000:>8.1f} ms/image  ({said})"
+        )
+    lines.append(f"  {'total':<14} {pipeline['total_s']:>9.2f} s")
+    lines.append(end_to_end.summary_line(pipeline))
     return "\n".join(lines)
 
 
