@@ -536,7 +536,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_claim(args: argparse.Namespace) -> int:
-    """The pattern's 'up to 50x', measured and projected, split into kernel waste x parallelism."""
+    """The pattern's 'up to 50x', measured and projected, and its ratio as a chain of factors."""
     import json
 
     from bench.analysis import claim
