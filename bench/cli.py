@@ -439,7 +439,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_claim(args: argparse.Namespace) -> int:
-    """The pattern's 'up to 50x', measured and projected, split into kernel waste x parallelism."""
+    """The pattern's 'up to 50x', measured and projected, and its ratio as a chain of factors."""
+
     from bench.analysis import claim
     from bench.model.projection import json_rows
 

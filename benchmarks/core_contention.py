@@ -83,9 +83,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
         base = base or ms
         rows.append(dict(stage=args.stage, workers=workers, cores=cores, ms_per_image=ms, slowdown=ms / base))
         print(f"{workers:>7} {ms:>9.2f} {ms / base:>9.3f} {base / ms:>17.3f}", flush=True)
-    if args.json:
+    if args.json:  # with what made it, as versus_pool.py records it
+        import subprocess
+        import sys
+
+        from bench.run.environment import describe
+
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        out = {"command": " ".join(sys.argv), "commit": commit.stdout.strip(), "machine": describe(),
+               "images_per_worker": len(blobs), "repeats": args.repeats, "rows": rows}  # fmt: skip
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+            json.dump(out, f, indent=1)
     return rows
 
 

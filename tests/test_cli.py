@@ -223,7 +223,7 @@ def test_a_broken_environment_exits_non_zero_and_names_the_cause(tmp_path):
     fake = tmp_path / "fake" / "face_recognition_models"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("")
-    env = {**os.environ, "PYTHONPATH": str(fake.parent)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake.parent), os.environ.get("PYTHONPATH", "")])}
     out = facebench(
         "run", "--dataset", "synthetic:4", "--executors", "sequential,processes", "--workers", "1",
         "--out", str(tmp_path / "runs"), "--no-progress", "--no-train", "--repeats", "1", env=env,
@@ -231,7 +231,7 @@ def test_a_broken_environment_exits_non_zero_and_names_the_cause(tmp_path):
     assert out.returncode == 1, out.stdout + out.stderr
     line = [x for x in out.stderr.splitlines() if "ended as error" in x]
     assert len(line) == 1 and "8 image result(s) in 2 case(s)" in line[0]
-    assert "face_recognition_models" in line[0] or "model" in line[0]
+    assert "FileNotFoundError: face_recognition_models has no models/shape_predictor_68" in line[0]
 
 
 def test_a_list_entry_that_does_not_exist_is_reported_as_missing(tmp_path, synthetic_small):

@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import copy_run
 
 from bench import tables
 from bench.analysis import claim
@@ -327,25 +328,77 @@ def test_project_validate_and_user_errors(real_runs, capsys):
     assert "error:" in capsys.readouterr().err
 
 
+def claim_times(optimized, naive, images: int = 1584) -> dict[str, float]:
+    """The times the claim's factors come from, recomputed from the runs' own tables, per image scaled."""
+    oruns, nruns = pd.read_parquet(optimized / "runs.parquet"), pd.read_parquet(naive / "runs.parquet")
+    ntasks = pd.read_parquet(naive / "tasks.parquet")
+    ok = ntasks[ntasks["status"] != "error"]
+    stages = ["decode_s", "detect_s", "landmarks_s", "warp_s", "encode_s", "model_load_s"]
+    parallel = oruns[oruns["executor"] != "sequential"].groupby("case_id")["wall_s"].median()
+    return {
+        "naive": nruns.loc[nruns["executor"] == "sequential", "wall_s"].median()
+        * images
+        / nruns["images"].max(),
+        "optimized": oruns.loc[oruns["executor"] == "sequential", "wall_s"].median()
+        * images
+        / oruns["images"].max(),
+        "best local": parallel.min() * images / oruns["images"].max(),
+        "slowest naive image": ok[stages].sum(axis=1).max(),  # the naive kernel loads its models per image
+    }
+
+
 def test_claim_on_small_real_runs(real_runs, capsys):
     optimized, naive = real_runs
     capsys.readouterr()
     assert main(["claim", "--run", str(optimized), "--run", str(naive)]) == 0
     out = capsys.readouterr().out
-    assert "scaled per image" in out and "2,200" in out
+    assert "scaled per image" in out and "2,200" in out and "accounting identity" in out
     table = pd.read_csv(optimized / "claim.csv")
     assert set(table["section"]) == {"claimed", "measured", "projected", "factor"}
     what = table.set_index("what")
-    naive_seq = what.at["naive sequential", "time_s"]
-    opt_seq = what.at["optimized sequential", "time_s"]
+    t = claim_times(optimized, naive)
+    assert what.at["naive sequential", "time_s"] == pytest.approx(t["naive"])
+    assert what.at["optimized sequential", "time_s"] == pytest.approx(t["optimized"])
+    assert what.at["best local parallel", "time_s"] == pytest.approx(t["best local"])
     assert what.at["naive sequential", "speedup"] == pytest.approx(1.0)
-    waste = what.at["kernel waste: naive / optimized, both sequential", "speedup"]
-    assert waste == pytest.approx(naive_seq / opt_seq) and waste > 1
-    # the chain of factors multiplies to exactly the published 2,200 s / 35 s
-    claimed = what.at["claimed: single computer / serverless", "speedup"]
-    chain = table[table["what"].str.match(r"(machine|x )")]
-    assert len(chain) == 5 and claimed == pytest.approx(2200 / 35)
-    assert np.prod(chain["speedup"]) == pytest.approx(claimed)
+    assert what.at["claimed: single computer / serverless", "speedup"] == pytest.approx(2200 / 35)
+
+    # each factor of the chain against the times it comes from, and its basis
+    assert main(["project", str(naive), "--scenario", "pattern-2019", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]  # the scenario as `facebench project` gives it
+    busy, idle = (r["predicted_wall_s"] for r in rows)
+    assert rows[0]["cpu_share"] < rows[1]["cpu_share"] == 1
+    chain = claim.chain_rows(table)
+    chain = chain.set_index(chain["what"].str.split(":").str[0])
+    expected = {
+        "machine": (2200 / t["naive"], "residual"),
+        "x parallelism, ideal": (t["naive"] / t["slowest naive image"], "measured"),
+        "x platform overheads": (t["slowest naive image"] / idle, "model: price book, CALIBRATED"),
+        "x CPU share": (idle / busy, "price book: ESTIMATE"),
+        "x unexplained": (busy / 35, "residual"),
+    }
+    assert list(chain.index) == list(expected)
+    for name, (value, basis) in expected.items():
+        assert chain.at[name, "speedup"] == pytest.approx(value, rel=1e-9), name
+        assert chain.at[name, "basis"] == basis, name
+    # intervals where the times have one: the scenario's draws; the naive run's one repeat has none
+    low, high = rows[0]["predicted_wall_s_low"], rows[0]["predicted_wall_s_high"]
+    assert chain.loc["x unexplained", ["speedup_low", "speedup_high"]].tolist() == pytest.approx(
+        [low / 35, high / 35]
+    )
+    assert chain.loc[["machine", "x parallelism, ideal", "x CPU share"], "speedup_low"].isna().all()
+    kernel_waste = what.at["kernel waste: naive / optimized, both sequential", "speedup"]
+    assert kernel_waste == pytest.approx(t["naive"] / t["optimized"])
+    fair_local = what.at["fair: optimized sequential / best local parallel", "speedup"]
+    assert fair_local == pytest.approx(t["optimized"] / t["best local"])
+
+    # the printed chain: its rounded factors multiply to the ratio it states, within 1%
+    text = claim.chain_text(table)
+    assert text in out
+    stated, factors = text.split("x = ")
+    product = np.prod([float(f.replace(",", "")) for f in factors.split(" x ")])
+    assert product == pytest.approx(float(stated), rel=0.01)
+
     pattern = table[table["what"].str.contains("one function per image") & (table["section"] == "projected")]
     assert (pattern["workers"] == 1584).all() and (pattern["chunk_size"] == 1).all()
     doc = json.loads((optimized / "claim.json").read_text())
@@ -353,6 +406,30 @@ def test_claim_on_small_real_runs(real_runs, capsys):
     # one --run: the naive run is found beside it only on the same dataset
     assert main(["claim", "--run", str(optimized)]) == 2
     assert "naive" in capsys.readouterr().err
+
+
+def test_a_factor_carries_the_interval_of_the_naive_time(real_runs, tmp_path, capsys):
+    """With 7 repeats of the naive sequential case, its 95% interval (min-max at 7) reaches the factors."""
+    optimized, naive = real_runs
+    seven = copy_run(naive, tmp_path / naive.name)
+    runs = pd.read_parquet(seven / "runs.parquet")
+    walls = runs["wall_s"].iloc[0] * np.array([0.9, 0.95, 0.98, 1.0, 1.02, 1.05, 1.1])
+    pd.concat([runs] * 7, ignore_index=True).assign(repeat=range(7), wall_s=walls).to_parquet(
+        seven / "runs.parquet"
+    )
+    assert main(["claim", str(optimized), str(seven)]) == 0
+    table = pd.read_csv(optimized / "claim.csv").set_index("what")
+    naive_s = table.at["naive sequential", "time_s"]
+    scale = naive_s / np.median(walls)
+    assert table.loc["naive sequential", ["time_s_low", "time_s_high"]].tolist() == pytest.approx(
+        [walls.min() * scale, walls.max() * scale]
+    )
+    machine = table.loc["machine: published single computer / naive sequential here"]
+    assert [machine["speedup_low"], machine["speedup_high"]] == pytest.approx(
+        [2200 / (walls.max() * scale), 2200 / (walls.min() * scale)]
+    )
+    assert machine["speedup_low"] < machine["speedup"] < machine["speedup_high"]
+    assert "[" in capsys.readouterr().out.split("machine ")[-1].splitlines()[0]
 
 
 def test_claim_finds_the_other_kernel_beside_the_run(tmp_path):

@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import ROOT, copy_run
 from nbclient import NotebookClient
+
+from bench.analysis import claim
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 NAMES = ["01-speedup", "02-where-time-goes", "03-cost", "04-reproduce-50x", "05-training"]
@@ -105,3 +108,14 @@ def test_what_running_them_needs_is_declared_and_the_docs_say_how():
     assert "notebooks/" in readme and f"{install} && jupyter lab notebooks/" in readme
     docs = (ROOT / "docs" / "report.md").read_text()
     assert install in docs and docs.index(install) < docs.index("jupyter lab notebooks/")
+
+
+def test_the_claim_notebook_shows_the_factor_chain(small_run, tmp_path, monkeypatch):
+    """Notebook 04 prints the chain from the run's claim.csv (here the reference's), as `facebench
+    claim` does; the small run without one gets a line saying how to make it."""
+    run = copy_run(small_run, tmp_path / small_run.name)
+    (run / "claim.csv").write_bytes((ROOT / "results" / "reference" / "claim.csv").read_bytes())
+    _, _, text = execute(ROOT / "notebooks" / "04-reproduce-50x.ipynb", run, monkeypatch)
+    assert claim.chain_text(pd.read_csv(run / "claim.csv")) in text
+    _, _, text = execute(ROOT / "notebooks" / "04-reproduce-50x.ipynb", small_run, monkeypatch)
+    assert "No claim.csv" in text

@@ -27,7 +27,7 @@ from corpus import EXPECTED, build, face, two_faces
 
 from bench import tables
 from bench.errors import UserError
-from bench.run import faults
+from bench.run import faults, suites
 from bench.run.runner import Run, RunConfig, output_digest
 from bench.run.task import CaseContext, Chunk, run_chunk
 from bench.stores import retry
@@ -569,7 +569,6 @@ def test_bad_configuration_is_one_line(options, message, tmp_path):
 
 
 def test_an_unusable_suite_file_is_one_line(tmp_path):
-    suites = pytest.importorskip("bench.run.suites")
     (tmp_path / "bad.toml").write_text("executors = [\n")
     for path, message in [(tmp_path, "cannot read the suite file"), (tmp_path / "none.toml", "cannot read"),
                           (tmp_path / "bad.toml", "not valid TOML")]:  # fmt: skip

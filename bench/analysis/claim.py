@@ -3,8 +3,10 @@
 One table for the seed subset (1,584 images): the pattern's own figures as published; what this
 machine measured (naive sequential, optimized sequential, best local parallel); what the scaling
 model projects on serverless (the pattern's one function per image, the fastest concurrency, and the
-one that minimises time x cost); then the factors: naive sequential / serverless = kernel waste
-(naive / optimized, same executor, measured) x parallelism (optimized sequential / serverless).
+one that minimises time x cost); then the factors. The published 2,200 s / 35 s is split into a chain of
+ratios of neighbouring times, so their product is the published ratio by construction (an accounting
+identity, not a finding); what each factor is worth depends on where its times come from, which its
+``basis`` says: measured here, modelled from the price book (CALIBRATED or ESTIMATE), or a residual.
 
 Which runs: a run holds one kernel, so the claim needs two: one with an optimized sequential case
 and one with a naive sequential case (``facebench run --kernel naive --executors sequential``).
@@ -29,6 +31,7 @@ from bench import tables
 from bench.analysis.billing import DEFAULT_MACHINE, machine_cost
 from bench.analysis.pattern import PATTERN
 from bench.analysis.pricebook import load_price_book
+from bench.analysis.statistics import median_interval
 from bench.errors import UserError
 from bench.model.calibration import fit, read_run
 from bench.model.platforms import SERVERLESS_PLATFORMS, platform_limits
@@ -45,10 +48,19 @@ CLAIM_COLUMNS = [
     "chunk_size",
     "images",
     "time_s",
+    "time_s_low",
+    "time_s_high",
     "speedup",
+    "speedup_low",
+    "speedup_high",
+    "basis",
     "cost_usd",
     "note",
 ]
+#: Where a row's figures come from, by section; a factor row says its own.
+BASIS = {"claimed": "published", "measured": "measured", "projected": "model"}
+#: The chain's factors start with these words (the rows after "claimed: single computer / serverless").
+CHAIN_PREFIXES = ("machine", "x ")
 
 
 @dataclass
@@ -141,6 +153,8 @@ def _median_case(runs: pd.DataFrame, **where) -> pd.Series | None:
         chunk_size=("chunk_size", "first"),
         images=("images", "max"),
         wall_s=("wall_s", "median"),
+        wall_s_low=("wall_s", lambda w: median_interval(w)[0]),
+        wall_s_high=("wall_s", lambda w: median_interval(w)[1]),
         cost_usd=("cost_usd", "median"),
     )
 
@@ -177,7 +191,7 @@ def build_claim(
         )
 
     def add(section: str, what: str, **values) -> None:
-        rows.append({"section": section, "what": what, **values})
+        rows.append({"section": section, "what": what, "basis": BASIS.get(section, ""), **values})
 
     # The pattern's figures, as published.
     claimed_single, claimed_cloud = PATTERN["single_computer_s"], PATTERN["serverless_s"]
@@ -207,10 +221,11 @@ def build_claim(
     )
 
     # Measured here, scaled per image to the seed subset.
-    def measured(pick: RunPick, what: str, case: pd.Series | None, case_id: str | None) -> float:
+    def measured(pick: RunPick, what: str, case: pd.Series | None, case_id: str | None) -> tuple:
+        """The case's median time scaled to ``images``, with its 95% interval (nan, nan: too few repeats)."""
         if case is None:
             add("measured", what, kernel=pick.kernel, note=f"no such case in {pick.run_dir.name}")
-            return math.nan
+            return math.nan, math.nan, math.nan
         scale = images / case["images"]
         note = f"run {pick.run_dir.name}, {case_id}"
         if case["images"] != images:
@@ -225,21 +240,27 @@ def build_claim(
             chunk_size=int(case["chunk_size"]),
             images=images,
             time_s=case["wall_s"] * scale,
+            time_s_low=case["wall_s_low"] * scale,
+            time_s_high=case["wall_s_high"] * scale,
             cost_usd=case["cost_usd"] * scale,
             note=note,
         )
-        return case["wall_s"] * scale
+        return case["wall_s"] * scale, case["wall_s_low"] * scale, case["wall_s_high"] * scale
 
     def first(table: pd.DataFrame | None) -> tuple[pd.Series | None, str | None]:
         if table is None or table.empty:
             return None, None
         return table.iloc[0], str(table.index[0])
 
-    t_naive_seq = measured(naive, "naive sequential", *first(_median_case(naive.runs, executor="sequential")))
-    t_opt_seq = measured(opt, "optimized sequential", *first(_median_case(opt.runs, executor="sequential")))
+    t_naive_seq, naive_low, naive_high = measured(
+        naive, "naive sequential", *first(_median_case(naive.runs, executor="sequential"))
+    )
+    t_opt_seq = measured(opt, "optimized sequential", *first(_median_case(opt.runs, executor="sequential")))[
+        0
+    ]
     parallel = _median_case(opt.runs[opt.runs["executor"] != "sequential"])
     best = parallel.sort_values("wall_s") if parallel is not None else None
-    t_best_local = measured(opt, "best local parallel", *first(best))
+    t_best_local = measured(opt, "best local parallel", *first(best))[0]
     if any(r.get("note", "").find("scaled per image") >= 0 for r in rows):
         notes.append(
             f"measured times are scaled per image to {images:,} images: fixed costs (start-up, model "
@@ -293,47 +314,70 @@ def build_claim(
     t_naive_cloud = projected[("naive", "pattern")].predicted_wall_s
     t_opt_fast = projected[("optimized", "fastest")].predicted_wall_s
 
-    def factor(what: str, value: float, note: str) -> None:
-        add("factor", what, speedup=value, note=note)
+    def factor(what: str, value: float, basis: str, note: str, low: float = math.nan, high: float = math.nan):
+        add("factor", what, speedup=value, speedup_low=low, speedup_high=high, basis=basis, note=note)
 
-    # 2,200 / 35 as a chain whose product is exactly the published ratio: each factor a ratio of two
-    # neighbouring times, from the published single computer to the published 35 s.
-    scenario = pattern_2019(model, book)["rows"].set_index("cpu")["predicted_wall_s"]
-    t_busy, t_idle = float(scenario.iloc[0]), float(scenario.iloc[1])
+    # 2,200 / 35 as a chain of ratios of neighbouring times, from the published single computer to the
+    # published 35 s: the product is the published ratio by construction, whatever was measured. Each
+    # factor carries the interval of the times it comes from, where they have one: the naive sequential
+    # time's 95% interval (7 or more repeats), the scenario's 5-95% of its draws.
+    scenario = pattern_2019(model, book)["rows"].set_index("cpu")
+    t_busy, t_idle = (float(v) for v in scenario["predicted_wall_s"].iloc[:2])
+    busy_low, idle_low = (float(v) for v in scenario["predicted_wall_s_low"].iloc[:2])
+    busy_high, idle_high = (float(v) for v in scenario["predicted_wall_s_high"].iloc[:2])
     t_ideal = float(model.dist("naive").compute_s.max())
+    busy_note = f"{t_busy:.1f} s [{busy_low:.1f}-{busy_high:.1f}]"
+    idle_note = f"{t_idle:.1f} s [{idle_low:.1f}-{idle_high:.1f}]"
+    naive_note = f"{t_naive_seq:,.0f} s" + (
+        f" [{naive_low:,.0f}-{naive_high:,.0f}]"
+        if not math.isnan(naive_low)
+        else " (one repeat: no interval)"
+    )
     chain = [
         ("machine: published single computer / naive sequential here", claimed_single / t_naive_seq,
-         "2,200 s against this machine's naive kernel, 1,584 images"),
-        ("x parallelism, ideal: naive sequential / its slowest image", t_naive_seq / t_ideal,
-         "1,584 calls on 1,584 whole cores, no overheads"),
+         "residual", f"2,200 s published over {naive_note} measured here: whatever differs between that "
+         "computer and this one", claimed_single / naive_high, claimed_single / naive_low),
+        ("x parallelism, ideal: naive sequential / its slowest image", t_naive_seq / t_ideal, "measured",
+         f"{naive_note} over the slowest image's {t_ideal:.2f} s: 1,584 calls on 1,584 whole cores, "
+         "no overheads", naive_low / t_ideal, naive_high / t_ideal),
         ("x platform overheads: ideal / pattern-2019 with a whole core", t_ideal / t_idle,
-         "invocation, cold starts, predictor downloads, storage, polling (facebench project --scenario)"),
+         "model: price book, CALIBRATED", f"over {idle_note}: invocation, cold starts, predictor downloads, "
+         "storage, polling, from the platform terms calibrated on published jobs (facebench project "
+         "--scenario pattern-2019)", t_ideal / idle_high, t_ideal / idle_low),
         ("x CPU share: whole core / pattern-2019 at the 256 MB CPU weight", t_idle / t_busy,
-         "the price book's ESTIMATE of a 256 MB function's share on a busy host"),
-        ("x unexplained: pattern-2019 prediction / published 35 s", t_busy / claimed_cloud,
-         "what the model does not account for"),
+         "price book: ESTIMATE", f"{idle_note} over {busy_note}: the price book's ESTIMATE of a 256 MB "
+         "function's share on a busy host (IBM never published it); no interval"),
+        ("x unexplained: pattern-2019 prediction / published 35 s", t_busy / claimed_cloud, "residual",
+         f"{busy_note} over 35 s: what the model does not account for", busy_low / claimed_cloud,
+         busy_high / claimed_cloud),
     ]  # fmt: skip
-    factor("claimed: single computer / serverless", claimed_single / claimed_cloud, "as published")
-    for what, value, note in chain:
-        factor(what, value, note)
+    factor(
+        "claimed: single computer / serverless", claimed_single / claimed_cloud, "published", "as published"
+    )
+    for what, value, basis, note, *interval in chain:
+        factor(what, value, basis, note, *interval)
     factor(
         "reproduced: naive sequential / naive serverless, one function per image",
         t_naive_seq / t_naive_cloud,
+        "measured / model",
         "measured / projected at one full vCPU per function",
     )
     factor(
         "kernel waste: naive / optimized, both sequential",
         t_naive_seq / t_opt_seq,
+        "measured",
         "measured, same executor; paid on both sides of the claim, so not a factor of it",
     )
     factor(
         "fair: optimized sequential / optimized serverless, fastest",
         t_opt_seq / t_opt_fast,
+        "measured / model",
         "the same kernel on both sides",
     )
     factor(
         "fair: optimized sequential / best local parallel",
         t_opt_seq / t_best_local,
+        "measured",
         f"this machine: {model.cpu_count} cores",
     )
 
@@ -342,7 +386,7 @@ def build_claim(
         if col not in table.columns:
             table[col] = np.nan
     table = table[CLAIM_COLUMNS]
-    for col in ("executor", "platform", "kernel", "note"):
+    for col in ("executor", "platform", "kernel", "basis", "note"):
         table[col] = table[col].fillna("")
     notes.append(
         f"projected on {platform} with {cloud.memory_mb:g} MB functions ({cloud.cpu_share:g} vCPU), by the "
@@ -370,14 +414,49 @@ def store_claim(result: dict) -> tuple[Path, Path]:
     return csv_path, json_path
 
 
+def significant(value: float, digits: int) -> str:
+    """``value`` rounded to ``digits`` significant digits, with thousands separators (1,555 at 3: 1,560)."""
+    if not math.isfinite(value) or value == 0:
+        return f"{value:g}"
+    decimals = digits - 1 - math.floor(math.log10(abs(value)))
+    return f"{round(value, decimals):,.{max(0, decimals)}f}"
+
+
+def chain_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The chain's factor rows, in order: machine x parallelism x overheads x CPU share x unexplained."""
+    factors = table[table["section"] == "factor"]
+    return factors[factors["what"].str.startswith(CHAIN_PREFIXES)]
+
+
+def chain_text(table: pd.DataFrame, tolerance: float = 0.01) -> str:
+    """'62.9x = 2.21 x 1,560 x 0.0207 x 0.792 x 1.12': the claimed ratio and the chain's factors at the
+    fewest significant digits (3 or more) whose rounded product is within ``tolerance`` of the ratio as
+    printed, so that a reader who multiplies them gets what is stated."""
+    factors = table[table["section"] == "factor"].set_index("what")["speedup"]
+    ratio = float(factors["claimed: single computer / serverless"])
+    values = [float(v) for v in chain_rows(table)["speedup"]]
+    for digits in range(3, 8):
+        shown = [significant(v, digits) for v in values]
+        stated = significant(ratio, 3)
+        product = math.prod(float(x.replace(",", "")) for x in shown)
+        if abs(product / float(stated.replace(",", "")) - 1) <= tolerance:
+            break
+    return f"{stated}x = " + " x ".join(shown)
+
+
 def format_claim(result: dict) -> str:
+    """The claim table as `facebench claim` prints it, then the chain with each factor's basis."""
     table: pd.DataFrame = result["table"].copy()
-    shown = table.drop(columns=["note"]).copy()
+    shown = table.drop(columns=["note", "time_s_low", "time_s_high", "speedup_low", "speedup_high"]).copy()
     shown["workers"] = shown["workers"].map(lambda v: "" if pd.isna(v) else f"{int(v)}")
     shown["chunk_size"] = shown["chunk_size"].map(lambda v: "" if pd.isna(v) else f"{int(v)}")
     shown["images"] = shown["images"].map(lambda v: "" if pd.isna(v) else f"{int(v)}")
-    shown["time_s"] = shown["time_s"].map(lambda v: "" if pd.isna(v) else f"{v:,.1f}")
-    shown["speedup"] = shown["speedup"].map(lambda v: "" if pd.isna(v) else f"{v:.3g}x")
+    shown["time_s"] = [
+        _with_interval(r.time_s, r.time_s_low, r.time_s_high, ",.1f") for r in table.itertuples()
+    ]
+    shown["speedup"] = [
+        _with_interval(r.speedup, r.speedup_low, r.speedup_high, "sig", "x") for r in table.itertuples()
+    ]
     shown["cost_usd"] = shown["cost_usd"].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
     lines = [
         f"The claim, on the seed subset ({result['images']:,} images): "
@@ -387,10 +466,33 @@ def format_claim(result: dict) -> str:
         "",
         shown.to_string(index=False),
         "",
-        "notes per row:",
+        "The chain is an accounting identity: each factor is a ratio of neighbouring times, so the product "
+        "is 2,200 s / 35 s whatever was measured; what a factor is worth is its basis (measured here, the "
+        "price book's model, or a residual):",
+        "  " + chain_text(table),
     ]
+    for row in chain_rows(table).itertuples():
+        lines.append(
+            f"  {row.what.removeprefix('x ').split(':')[0]:<24} "
+            f"{_with_interval(row.speedup, row.speedup_low, row.speedup_high, 'sig'):<22} {row.basis}"
+        )
+    lines += ["", "notes per row:"]
     for _, row in table.iterrows():
         if row["note"]:
             lines.append(f"  {row['section']}: {row['what']}: {row['note']}")
     lines += ["", *result["notes"]]
     return "\n".join(lines)
+
+
+def _with_interval(value: float, low: float, high: float, spec: str, unit: str = "") -> str:
+    """``value`` with its interval; spec "sig" is 3 significant digits (factors span 0.02 to 1,555)."""
+    if pd.isna(value):
+        return ""
+
+    def fmt(v: float) -> str:
+        return significant(v, 3) if spec == "sig" else f"{v:{spec}}"
+
+    text = f"{fmt(value)}{unit}"
+    if not (pd.isna(low) or pd.isna(high)):
+        text += f" [{fmt(low)}-{fmt(high)}]"
+    return text
