@@ -1,6 +1,7 @@
 """Side by side on one machine: the Pool-per-image baseline against facebench's local executors.
 
     python benchmarks/versus_pool.py [--dataset PATH --list FILE] [--workers 2] [--rounds 2] [--out DIR]
+        [--kernel hog0]
 
 Both sides run on one clock, the one facebench gives every case (docs/benchmarks.md, "One clock for
 all"): worker pools are started before it (the baseline's fork is timed apart and printed), every model
@@ -9,7 +10,9 @@ one per worker process), and the kernel's modules are imported before it on both
 imports them, and facebench's spawned workers import this script). Both are warmed before anything is
 measured: every input file is read once (the page cache) and the baseline runs once untimed on a few
 images; facebench runs its own unrecorded warm-up case per executor. Rounds alternate which side goes
-first, so that a shared machine's drift favours neither. Prints images/s for each round and the median
+first, so that a shared machine's drift favours neither. The baseline always runs the faithful kernel
+(the code people copy); ``--kernel`` chooses facebench's, so that a faster kernel is compared with
+what a user would otherwise run. Prints images/s for each round and the median
 over rounds with its ratio to the baseline's; facebench's figures come from normal run folders
 (printed), so they can be inspected like any other.
 """
@@ -29,6 +32,7 @@ import pool_baseline  # noqa: E402
 
 from bench.run.runner import WARMUP_IMAGES, Run, RunConfig  # noqa: E402
 from pipelines.datasets import Dataset, load_dataset  # noqa: E402
+from pipelines.kernels import FAITHFUL  # noqa: E402
 
 BASELINE = "Pool.apply_async per image"
 
@@ -49,7 +53,7 @@ def facebench_round(config: RunConfig) -> dict[str, float]:
     print(f"  facebench: {result.run_dir} (all outputs identical: {result.ok})")
     rows = result.runs.query("executor != 'sequential'")
     return {
-        f"facebench {row.executor}, {row.workers} workers, chunk {row.chunk_size}, {row.start}": (
+        f"facebench {row.executor}, {row.kernel}, {row.workers} workers, chunk {row.chunk_size}, {row.start}": (
             row.images_per_s
         )
         for row in rows.itertuples()
@@ -66,6 +70,9 @@ def main() -> None:
     parser.add_argument("--chunk-sizes", default="1,8,32,auto", help="facebench chunk sizes to try")
     parser.add_argument("--executors", default="processes,dask", help="facebench executors to try")
     parser.add_argument("--starts", default="cold,warm", help="cold, warm or both (each side alike)")
+    parser.add_argument(
+        "--kernel", default=FAITHFUL, help="facebench's kernel (the baseline runs the faithful one)"
+    )
     parser.add_argument("--json", help="also write the medians and ratios to this JSON file")
     parser.add_argument("--rounds", type=int, default=2, help="rounds, alternating which side runs first")
     parser.add_argument("--out", default="results/runs")
@@ -74,7 +81,7 @@ def main() -> None:
     dataset = load_dataset(args.dataset, args.list)
     config = RunConfig(
         dataset=args.dataset, list_file=args.list, executors=args.executors.split(","),
-        workers=[args.workers], starts=args.starts.split(","),
+        workers=[args.workers], starts=args.starts.split(","), kernels=[args.kernel],
         chunk_sizes=[None if c == "auto" else int(c) for c in args.chunk_sizes.split(",")], out=args.out,
         progress=False, repeats=1,
     )  # fmt: skip
