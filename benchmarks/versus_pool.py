@@ -52,12 +52,8 @@ def facebench_round(config: RunConfig) -> dict[str, float]:
     result = Run(config, log=lambda _: None).execute()
     print(f"  facebench: {result.run_dir} (all outputs identical: {result.ok})")
     rows = result.runs.query("executor != 'sequential'")
-    return {
-        f"facebench {row.executor}, {row.kernel}, {row.workers} workers, chunk {row.chunk_size}, {row.start}": (
-            row.images_per_s
-        )
-        for row in rows.itertuples()
-    }
+    label = "facebench {0.executor}, {0.kernel}, {0.workers} workers, chunk {0.chunk_size}, {0.start}"
+    return {label.format(r): r.images_per_s for r in rows.itertuples()}
 
 
 def main() -> None:
