@@ -253,7 +253,7 @@ def project_for(data: RunData, images: int, platforms: list[str] | None) -> pd.D
             images=images,
             platforms=plan.platforms_from(platforms or ["local"]),
             executors=display_order(set(data.runs["executor"])),
-            kernel=faithful_of(set(data.tasks["kernel"]), data.manifest),
+            kernels=[faithful_of(set(data.tasks["kernel"]), data.manifest)],
         )
     except (KeyError, ValueError) as exc:
         raise UserError(str(exc).strip("'\"")) from None
