@@ -7,6 +7,10 @@ one that minimises time x cost); then the factors. The published 2,200 s / 35 s 
 ratios of neighbouring times, so their product is the published ratio by construction (an accounting
 identity, not a finding); what each factor is worth depends on where its times come from, which its
 ``basis`` says: measured here, modelled from the price book (CALIBRATED or ESTIMATE), or a residual.
+The kernel is a factor too, where the runs have more kernels than naive and optimized: naive ->
+optimized ("kernel waste") -> the fastest kernel the frontier's rule accepts (``bench.analysis.frontier``:
+within the tolerance of optimized's LFW pairs accuracy), its sequential time measured and each measured
+row with its kernel's pairs accuracy (``pairs_accuracy``, where measured). The chain is unchanged.
 
 Which runs: a run holds one kernel, so the claim needs two: one with an optimized sequential case
 and one with a naive sequential case (``facebench run --kernel naive --executors sequential``).
