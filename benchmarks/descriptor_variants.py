@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.analysis.frontier import PAIRS_TOLERANCE
 from bench.run.environment import describe as machine
 from bench.train import descriptors as stage
 from bench.train import harness
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     else:
         print(
-            f"default for {output} crops (fastest within {stage.PAIRS_TOLERANCE * 100:.1f} points of "
+            f"default for {output} crops (fastest within {PAIRS_TOLERANCE * 100:.1f} points of "
             f"{embeddings.REFERENCE}'s pairs accuracy): {chosen}"
             + ("" if chosen == default else f"; bench/train/descriptors.py DEFAULTS still says {default}")
         )
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
             "seed": args.seed,
             "split": split.sizes(),
             "pairs_file": str(pairs_path) if pairs_path else None,
-            "pairs_tolerance": stage.PAIRS_TOLERANCE,
+            "pairs_tolerance": PAIRS_TOLERANCE,
             "reference": embeddings.REFERENCE,
             "chosen": chosen,
             "variants": rows,

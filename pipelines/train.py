@@ -7,7 +7,8 @@
   ``pipelines.embeddings``) and ``cnn`` (a small convolutional network on the crops' pixels).
 - ``evaluate``: top-1, top-5, macro F1, per-identity accuracy and a confusion summary.
 - ``save`` / ``Classifier.load``: Keras' native ``model.keras``, ``labels.json`` and ``metrics.json``.
-- ``predict_photo``: a new photo through the face kernel, then the model.
+- ``predict_photo``: a new photo through the face kernel the model was trained on (``labels.json``), then
+  the model.
 - ``lfw_pairs_verification``: LFW's 10-fold same/different protocol on the pairs the descriptors cover.
 
 Runs are reproducible: Keras' seeds are set from the seed and TensorFlow's ops are made deterministic.
@@ -185,6 +186,7 @@ class TrainConfig:
     warmup: int | None = None  # epochs before early stopping may act
     image_size: int = CNN_SIZE
     descriptor: str = embeddings.REFERENCE  # embeddings: how a crop became its descriptor
+    kernel: str | None = None  # the face kernel that made the crops (predict aligns a photo with it)
 
     def resolved(self) -> dict[str, Any]:
         if self.model not in MODELS:
@@ -197,7 +199,13 @@ class TrainConfig:
             raise TrainError("epochs must be at least 1")
         if self.model == "embeddings":
             values["descriptor"] = self.descriptor
-        return {"model": self.model, "seed": self.seed, "image_size": self.image_size, **values}
+        return {
+            "model": self.model,
+            "seed": self.seed,
+            "image_size": self.image_size,
+            "kernel": self.kernel or kernels.FAITHFUL,
+            **values,
+        }
 
 
 def build_model(kind: str, n_classes: int, x_train: np.ndarray, image_size: int = CNN_SIZE):
@@ -463,6 +471,7 @@ def save(out_dir: str | Path, trained: Trained, metrics: Mapping[str, Any]) -> d
     labels = {
         "model": trained.kind,
         "classes": list(trained.classes),
+        "kernel": trained.config.get("kernel", kernels.FAITHFUL),
         "input": (
             {
                 "kind": "descriptor",
@@ -510,9 +519,11 @@ class Classifier:
         kind: str,
         image_size: int = CNN_SIZE,
         descriptor: str = embeddings.REFERENCE,
+        kernel: str = kernels.FAITHFUL,
     ) -> None:
         self.model, self.classes, self.kind, self.image_size = model, tuple(classes), kind, image_size
         self.descriptor = descriptor  # the variant it was trained on; older models: the reference
+        self.kernel = kernel  # the face kernel its crops came from; older models: the faithful one
 
     @classmethod
     def load(cls, model_dir: str | Path) -> Classifier:
@@ -526,7 +537,8 @@ class Classifier:
             model = keras.models.load_model(folder / MODEL_FILE)
         given = labels.get("input", {})
         descriptor = given.get("descriptor", embeddings.REFERENCE)
-        return cls(model, labels["classes"], labels["model"], given.get("size", CNN_SIZE), descriptor)
+        kernel = labels.get("kernel", kernels.FAITHFUL)
+        return cls(model, labels["classes"], labels["model"], given.get("size", CNN_SIZE), descriptor, kernel)
 
     def features(self, crops: Sequence[bytes]) -> np.ndarray:
         if self.kind == "embeddings":
@@ -548,9 +560,14 @@ class Classifier:
         return out
 
 
-def predict_photo(classifier: Classifier, data: bytes, kernel: str = "optimized") -> Prediction:
-    """A new photo through the face kernel (detect, align, crop), then the model."""
-    result = kernels.process(data, kernel)
+def predict_photo(classifier: Classifier, data: bytes, kernel: str | None = None) -> Prediction:
+    """A new photo through the face kernel (detect, align, crop), then the model: by default the kernel
+    whose crops the model was trained on, so that the photo is aligned as its training crops were."""
+    spec = kernel or classifier.kernel
+    try:
+        result = kernels.process(data, spec)
+    except kernels.KernelError as exc:
+        raise TrainError(f"the model was trained on kernel {spec}'s crops: {exc}") from None
     if result.status != "ok":
         raise TrainError(f"the face kernel found no usable face ({result.status}: {result.error})")
     return classifier.predict([result.crop])[0]

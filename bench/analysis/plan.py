@@ -20,10 +20,10 @@ from pathlib import Path
 import pandas as pd
 
 from bench import tables
+from bench.analysis import frontier
 from bench.analysis.billing import Machine
 from bench.analysis.pricebook import PriceBook
 from bench.executors import display_order
-from bench.kernels import faithful_of
 from bench.model.calibration import Model, fit
 from bench.model.intervals import interval_text
 from bench.model.platforms import SERVERLESS_PLATFORMS, platform_limits
@@ -34,10 +34,11 @@ from bench.model.validation import validate
 #: Functions tried on a serverless platform when the user names none.
 DEFAULT_FUNCTIONS = (10, 100, 1000)
 #: What ``facebench plan --json`` gives per option.
-JSON_COLUMNS = ["executor", "platform", "workers", "images", "chunk_size", "memory_mb"]
+JSON_COLUMNS = ["kernel", "executor", "platform", "workers", "images", "chunk_size", "memory_mb"]
 JSON_COLUMNS += ["predicted_wall_s", "predicted_wall_s_low", "predicted_wall_s_high"]
 JSON_COLUMNS += ["predicted_cost_usd", "predicted_cost_usd_low", "predicted_cost_usd_high"]
 JSON_COLUMNS += ["fits", "marks", "recommended", "trust", "cost_model"]
+JSON_COLUMNS += ["pairs_accuracy", "acceptable", "accuracy_note"]
 MARKS = ("fastest under budget", "cheapest under deadline", "best time x cost", "fastest", "cheapest")
 
 
@@ -74,11 +75,11 @@ def options(
     images: int,
     platforms: Sequence[str],
     executors: Sequence[str],
-    kernel: str,
+    kernels: Sequence[str],
     functions: Sequence[int] = DEFAULT_FUNCTIONS,
     memory_mb: float | None = None,
 ) -> pd.DataFrame:
-    """Every option as one projected row (median and 5-95% interval of wall time and cost)."""
+    """Every option, per kernel, as one projected row (median and 5-95% interval of wall time and cost)."""
     frames = []
     for name in platforms:
         if name == "local":
@@ -89,7 +90,7 @@ def options(
                     executors=local,
                     workers=local_workers(int(model.cpu_count)),
                     images=images,
-                    kernels=[kernel],
+                    kernels=list(kernels),
                     book=book,
                 ).assign(estimates="")
             )
@@ -102,7 +103,7 @@ def options(
                 executors=serverless,
                 workers=list(functions),
                 images=images,
-                kernels=[kernel],
+                kernels=list(kernels),
                 platform=platform,
                 book=book,
             ).assign(estimates=", ".join(platform.estimates))
@@ -225,23 +226,40 @@ def ranked_options(
     platforms: Sequence[str] | None = None,
     memory_mb: float | None = None,
     machine: Machine | None = None,
+    training: dict | None = None,
+    downstream: dict | None = None,
 ) -> pd.DataFrame:
-    """Every option for the question's images from the model fit on a run (its faithful kernel where
-    it has one), ranked, each with how far to trust it: what ``facebench plan`` prints."""
-    kernel = faithful_of(set(tasks["kernel"]), manifest)
+    """Every option for the question's images, for every kernel the run measured, from the model fit on
+    a run, ranked, each with how far to trust it and its kernel's accuracy: what ``facebench plan``
+    prints. Only kernels acceptable by the frontier's rule (``bench.analysis.frontier``) are marked or
+    recommended; the others are listed, with why."""
     names = platforms_from(platforms)
     model = fit(tasks, runs, manifest, machine=machine)
+    kernels = sorted(set(tasks["kernel"]) & set(model.dists))
     table = options(
         model,
         book,
         images=question.images,
         platforms=names,
         executors=display_order(set(runs["executor"])),
-        kernel=kernel,
+        kernels=kernels,
         memory_mb=memory_mb,
     )
+    verdicts = frontier.judge(kernels, manifest, frontier.accuracies(manifest, kernels, training, downstream))
+    table["pairs_accuracy"] = table["kernel"].map(lambda k: verdicts[k].pairs_accuracy)
+    table["acceptable"] = table["kernel"].map(lambda k: verdicts[k].acceptable)
+    table["accuracy_note"] = table["kernel"].map(lambda k: verdicts[k].why)
+    if len(kernels) == 1:  # nothing to choose between: the run's kernel is what it plans for
+        table["acceptable"] = True
     local_error = local_errors(validate(tasks, runs, manifest))
-    return rank(table, question, local_error, published_errors(book))
+    cloud_error = published_errors(book)
+    ranked = rank(table[table["acceptable"]], question, local_error, cloud_error)
+    if table["acceptable"].all():
+        return ranked
+    others = rank(table[~table["acceptable"]], question, local_error, cloud_error)
+    others = others.assign(fits=False, recommended=False, marks="not acceptable: " + others["accuracy_note"])
+    ranked = pd.concat([ranked, others], ignore_index=True)
+    return ranked.sort_values("predicted_wall_s", kind="stable").reset_index(drop=True)
 
 
 def format_plan(ranked: pd.DataFrame, question: Question, run_dir: Path, manifest: dict) -> str:
@@ -252,12 +270,14 @@ def format_plan(ranked: pd.DataFrame, question: Question, run_dir: Path, manifes
         pick=["<- recommended" if r else "" for r in ranked["recommended"]],
     )
     where = f"{run_dir} ({tables.machine_label(manifest)})"
-    cols = ["pick", "executor", "platform", "workers", "time_s", "cost_usd", "marks"]
+    shown["accuracy"] = ["" if pd.isna(a) else f"{a:.2%}" for a in shown["pairs_accuracy"]]
+    cols = ["pick", "kernel", "executor", "platform", "workers", "time_s", "cost_usd", "accuracy", "marks"]
     lines = [
         f"{question.images:,} images, from {where}; asked: {question.asked}\n",
         shown[cols].to_string(index=False),
         "\nhow far to trust each row (time and cost: median [5-95%] of the model's draws):",
     ]
     return "\n".join(
-        lines + [f"  {r.executor}@{r.platform} x{r.workers}: {r.trust}" for r in shown.itertuples()]
+        lines
+        + [f"  {r.kernel} {r.executor}@{r.platform} x{r.workers}: {r.trust}" for r in shown.itertuples()]
     )

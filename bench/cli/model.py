@@ -205,8 +205,11 @@ def _project_published(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """Every option for N images, with time, cost, their intervals and how far to trust them."""
+    import json
+
     from bench import tables
     from bench.analysis import plan
+    from bench.analysis.frontier import load_downstream
     from bench.model.calibration import read_run
     from bench.model.projection import json_rows
 
@@ -218,11 +221,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     run_dir = tables.resolve_run(one_value(args.runs, "RUN"))
     tasks, runs, manifest = read_run(run_dir)
     question = plan.Question(args.images, args.budget_usd, args.deadline_s)
+    metrics = run_dir / "train" / "metrics.json"
+    training = json.loads(metrics.read_text()) if metrics.is_file() else None
     try:
         book, machine = price_book_and_machine(args)
         ranked = plan.ranked_options(
             tasks, runs, manifest, book, question, platforms=args.platforms, memory_mb=args.memory_mb,
-            machine=machine,
+            machine=machine, training=training, downstream=load_downstream(),
         )  # fmt: skip
     except (OSError, KeyError, ValueError) as exc:
         raise UserError(str(exc).strip("'\"")) from None

@@ -17,7 +17,14 @@ def add_train_parser(sub) -> None:
     train = sub.add_parser("train", help="train a face-identification model on a run's best verified output")
     add_runs(train, "a run (default: the newest under results/runs)")
     train.add_argument("--crops", help="a folder of aligned crops in LFW layout, instead of a run")
-    train.add_argument("--case", help="train on this case's output (must be identical; default the fastest)")
+    train.add_argument(
+        "--case", help="train on this case's output (must be identical; default: the rule, docs/training.md)"
+    )
+    train.add_argument(
+        "--kernel",
+        help="train on this kernel's fastest verified case (default: the fastest whose kernel is within 0.3 "
+        "points of the faithful kernel's LFW pairs accuracy)",
+    )
     train.add_argument("--min-images", type=int, default=10, help="identities with at least this many crops")
     train.add_argument("--max-identities", type=int, help="only the N identities with the most crops")
     train.add_argument("--model", default="embeddings", choices=["embeddings", "cnn"])
@@ -62,6 +69,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         workers=one_value(args.workers, "--workers"),
         chunk_size=one_value(args.chunk_size, "--chunk-size"),
         case_id=args.case,
+        kernel=args.kernel,
         pairs=args.pairs,
         descriptor=args.descriptor,
         out=args.out,

@@ -39,6 +39,8 @@ class RunData:
     manifest: dict
     projection: pd.DataFrame | None = None  # projection.parquet, written by `facebench project`
     training: dict | None = None  # train/metrics.json, written by `facebench train`
+    quality: pd.DataFrame | None = None  # quality.parquet, written by a run with several kernels
+    downstream: dict | None = None  # the committed downstream scores (bench.analysis.frontier)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ Each figure lives in its own module beside this one, one function per figure ret
 ``throughput``), ``stages`` (4 and 6: ``stages``, ``stage_breakdown``, ``service_time``), ``timeline``
 (5), ``cost`` (7, against time, with the Pareto front), ``projection`` (8, against the pattern's claim;
 ``pattern_table``) and ``training`` (9: the held-out metrics; 10: ``pipeline``, where the time of the
-whole path to the model goes); ``data`` holds ``RunData``, the stage list and the caption
+whole path to the model goes) and ``frontier`` (11: speed and cost against accuracy per kernel x
+executor, with the Pareto front); ``data`` holds ``RunData``, the stage list and the caption
 helpers (``describe``), ``style`` the ``Plot`` and the "absent" figures. Where a figure needs what the
 run does not hold (cost, a projection, training), it still returns a small figure and a caption that
 says plainly what is absent. The notebooks import these functions; nothing is copied there.
@@ -20,9 +21,11 @@ from pathlib import Path
 import pandas as pd
 
 from bench import tables
+from bench.analysis.frontier import load_downstream
 from bench.errors import UserError
 from bench.report.cost import cost
 from bench.report.data import RunData
+from bench.report.frontier import frontier
 from bench.report.projection import projection
 from bench.report.scaling import efficiency, speedup, throughput
 from bench.report.stages import service_time, stages
@@ -44,7 +47,8 @@ def load_run(path: str | Path) -> RunData:
     metrics = None
     if (run / "train" / "metrics.json").is_file():
         metrics = json.loads((run / "train" / "metrics.json").read_text())
-    return RunData(run, tasks, runs, manifest, projected, metrics)
+    quality = pd.read_parquet(run / "quality.parquet") if (run / "quality.parquet").is_file() else None
+    return RunData(run, tasks, runs, manifest, projected, metrics, quality, load_downstream())
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -62,6 +66,7 @@ FIGURES = [
     "projection",
     "training",
     "pipeline",
+    "frontier",
 ]
 
 
@@ -86,4 +91,5 @@ def all_figures(
         "projection": projection(r, m, data.projection, images=images, pattern_marks=pattern_marks),
         "training": training(data.training, m),
         "pipeline": pipeline(data.training, m),
+        "frontier": frontier(r, m, data.training, data.quality, data.downstream),
     }

@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from bench import tables
-from bench.analysis import end_to_end
+from bench.analysis import end_to_end, frontier
 from bench.analysis.statistics import DISTURBED_CORES, LOAD_COLUMNS, case_summary, disturbance_notes
 from bench.errors import UserError
 from bench.report.data import RunData, describe
@@ -29,6 +29,7 @@ from bench.report.style import Plot
 
 # What a report folder takes over from its run folder: the tables and what other commands added.
 COPIED = ["tasks.parquet", "runs.parquet", "manifest.json", "projection.parquet", "train/metrics.json"]
+COPIED += ["quality.parquet"]
 PNG_DPI = 110
 
 _STYLE = """
@@ -151,6 +152,7 @@ def render(data: RunData, out: Path, figures: dict[str, Plot], embed: bool = Fal
             "</figure>",
         ]
     parts += _pipeline_html(data)
+    parts += _frontier_html(data)
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts += [
         f"<p><small>Made by <code>facebench report</code> on {made} from {esc(str(data.path))}; "
@@ -188,6 +190,39 @@ def _pipeline_html(data: RunData) -> list[str]:
     ]
 
 
+def _frontier_html(data: RunData) -> list[str]:
+    """The frontier as a table, with the rule that picks training's output and each kernel's verdict;
+    nothing for a run with one kernel and no measured accuracy."""
+    kernels = sorted(set(data.runs["kernel"].dropna()))
+    found = frontier.accuracies(data.manifest, kernels, data.training, data.downstream)
+    if len(kernels) < 2 and not found:
+        return []
+    table, _ = frontier.frontier_table(data.runs, data.manifest, found, data.quality)
+    columns = {
+        "kernel": "kernel",
+        "executor": "executor",
+        "workers": "workers",
+        "images_per_s": "images/s",
+        "cost_per_1000_usd": "USD per 1,000",
+        "pairs_accuracy": "pairs accuracy",
+        "agreement": "agreement",
+        "landmark_dev_median": "landmark dev.",
+        "front_speed": "on the front",
+        "acceptable": "acceptable",
+        "why": "why",
+    }
+    shown = table[list(columns)].rename(columns=columns)
+    return [
+        '<h2 id="kernel-frontier">Kernels: speed against accuracy</h2>',
+        "<p>Per kernel x executor, its fastest case. Training proceeds on the fastest verified case whose "
+        f"kernel is acceptable: the faithful kernel, one that reproduces it byte for byte, or one "
+        f"{html.escape(frontier.tolerance_text())} (measured in "
+        f"{html.escape(frontier.DOWNSTREAM_NAME)} or by the run's training); a kernel without a measured "
+        "accuracy is not acceptable (<code>facebench train --kernel</code> overrides).</p>",
+        shown.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}", na_rep="-"),
+    ]
+
+
 def copy_tables(run: Path, out: Path) -> None:
     """The run's tables (no images) into the report folder, so that it is a run folder itself."""
     if run.resolve() == out.resolve():
@@ -218,7 +253,7 @@ def project_for(data: RunData, images: int, platforms: list[str] | None) -> pd.D
             images=images,
             platforms=plan.platforms_from(platforms or ["local"]),
             executors=display_order(set(data.runs["executor"])),
-            kernel=faithful_of(set(data.tasks["kernel"]), data.manifest),
+            kernels=[faithful_of(set(data.tasks["kernel"]), data.manifest)],
         )
     except (KeyError, ValueError) as exc:
         raise UserError(str(exc).strip("'\"")) from None

@@ -8,8 +8,9 @@ Stages of different executors and worker counts over the same crops accumulate i
 ``facebench train --executor sequential``, then ``--executor processes --workers N``, for a speedup).
 
 The way a crop becomes a descriptor (``pipelines.embeddings.VARIANTS``) is a measured choice: the default
-for a kernel's output is the fastest variant whose LFW pairs accuracy is within ``PAIRS_TOLERANCE`` of
-the reference's, by ``choose_descriptor`` over the scores ``benchmarks/descriptor_variants.py`` commits.
+for a kernel's output is the fastest variant whose LFW pairs accuracy is within ``PAIRS_TOLERANCE``
+(``bench.analysis.frontier``: the kernels' tolerance too) of the reference's, by ``choose_descriptor``
+over the scores ``benchmarks/descriptor_variants.py`` commits.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from bench import tables
+from bench.analysis.frontier import PAIRS_TOLERANCE
 from bench.errors import UserError
 from bench.executors import executor_class
 from bench.executors.chunking import chunk_size_for
@@ -93,9 +95,6 @@ EMBED_RUN_COLUMNS = [
 ]
 
 
-#: The kernel frontier's tolerance: a faster variant is acceptable when its LFW pairs accuracy is at
-#: most this far below the reference's (0.3 points).
-PAIRS_TOLERANCE = 0.003
 #: The descriptor used when none is asked for, per crop output, and why. Until the variants' scores are
 #: committed (results/descriptor-variants/, benchmarks/descriptor_variants.py), openface crops keep the
 #: reference; tests/test_train.py checks that this agrees with ``choose_descriptor`` on what is committed.

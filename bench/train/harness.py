@@ -1,7 +1,10 @@
 """Training on the best verified output of a run (``facebench train``): the harness side.
 
-The best verified output is the fastest case whose outputs are identical to the sequential reference;
-its case_id and output digest go into the training manifest. Its crops are the reference's, kept in
+The best verified output is the fastest case whose outputs are identical to the sequential reference
+and whose kernel is acceptable: the faithful kernel, one that reproduces it byte for byte, or one whose
+measured LFW pairs accuracy is within the frontier's tolerance of the faithful kernel's
+(``bench.analysis.frontier``); ``--kernel`` or ``--case`` overrides the rule. Its case_id, kernel, output
+digest and the reason it was chosen go into the training manifest. Its crops are the reference's, kept in
 ``<run>/output/<key>`` (identical to the chosen case's by the run's own check), and they are checked
 against that digest again before training. Descriptors are computed as a second parallel stage under
 the run's executors (``bench.train.descriptors``); the model itself is ``pipelines.train``'s.
@@ -29,13 +32,15 @@ import numpy as np
 import pandas as pd
 
 from bench import tables
-from bench.analysis import end_to_end
+from bench.analysis import end_to_end, frontier
 from bench.analysis.statistics import case_summary
 from bench.errors import UserError
 from bench.executors import REFERENCE, executor_class
+from bench.kernels import declared
 from bench.run import environment
 from bench.stores.local import LocalStore
 from bench.train import descriptors as descriptor_stage
+from pipelines import kernels
 from pipelines import train as tp
 from pipelines.datasets import IMAGE_SUFFIXES, label_of
 
@@ -53,7 +58,7 @@ class NotEnoughIdentities(UserError):
 
 @dataclass(frozen=True)
 class Choice:
-    """The case whose output training uses."""
+    """The case whose output training uses, and why it was chosen."""
 
     run_id: str
     case_id: str
@@ -63,6 +68,7 @@ class Choice:
     wall_s: float  # median over repeats
     output_digest: str
     identical: bool
+    why: str = ""
 
 
 def case_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -83,13 +89,27 @@ def case_table(runs: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns="digests").reset_index()
 
 
-def choose_best_output(run_dir: str | Path, case_id: str | None = None) -> Choice:
-    """The fastest identical case, or the asked one, which must be identical."""
+def run_accuracies(run_dir: Path, manifest: dict, kernels) -> dict[str, frontier.Accuracy]:
+    """The kernels' measured pairs accuracies: the committed downstream scores, else the run's training."""
+    metrics = run_dir / TRAIN_DIR / tp.METRICS_FILE
+    training = json.loads(metrics.read_text()) if metrics.is_file() else None
+    return frontier.accuracies(manifest, kernels, training, frontier.load_downstream())
+
+
+def choose_best_output(
+    run_dir: str | Path,
+    case_id: str | None = None,
+    kernel: str | None = None,
+    found: dict[str, frontier.Accuracy] | None = None,
+) -> Choice:
+    """The fastest identical case whose kernel is acceptable (``bench.analysis.frontier``'s rule), or the
+    asked case (which must be identical), or the fastest identical case of the asked kernel."""
     run_dir = Path(run_dir)
     runs = pd.read_parquet(run_dir / "runs.parquet")
     if runs.empty:
         raise UserError(f"run {run_dir} has no finished case")
     table = case_table(runs)
+    good = table[table["identical"]].sort_values(["wall_s", "case_id"], kind="stable")
     if case_id is not None:
         mine = table[table["case_id"] == case_id]
         if mine.empty:
@@ -98,19 +118,26 @@ def choose_best_output(run_dir: str | Path, case_id: str | None = None) -> Choic
             )
         row = mine.iloc[0]
         if not row["identical"]:
-            good = ", ".join(table.loc[table["identical"], "case_id"]) or "none"
+            names = ", ".join(good["case_id"]) or "none"
             raise UserError(
                 f"case {case_id} of run {run_dir.name} is not identical to the sequential reference "
                 f"(output digest {row['output_digest'][:12]}); training uses only verified outputs. "
-                f"Identical cases: {good}"
+                f"Identical cases: {names}"
             )
+        why = "asked for (--case)"
+    elif kernel is not None:
+        if kernel not in set(table["kernel"]):
+            raise UserError(f"run {run_dir.name} has no kernel {kernel!r}; its kernels: {_names(table)}")
+        mine = good[good["kernel"] == kernel]
+        if mine.empty:
+            raise UserError(f"run {run_dir.name} has no case of kernel {kernel} identical to its reference")
+        row, why = mine.iloc[0], f"the fastest verified case of kernel {kernel}, asked for (--kernel)"
     else:
-        good = table[table["identical"]].sort_values(["wall_s", "case_id"], kind="stable")
         if good.empty:
             raise UserError(
                 f"run {run_dir} has no case whose outputs are identical to the sequential reference"
             )
-        row = good.iloc[0]
+        row, why = _by_the_rule(run_dir, good, found)
     return Choice(
         run_id=str(row["run_id"]),
         case_id=str(row["case_id"]),
@@ -120,7 +147,40 @@ def choose_best_output(run_dir: str | Path, case_id: str | None = None) -> Choic
         wall_s=float(row["wall_s"]),
         output_digest=str(row["output_digest"]),
         identical=bool(row["identical"]),
+        why=why,
     )
+
+
+def _names(table: pd.DataFrame) -> str:
+    return ", ".join(sorted(set(table["kernel"])))
+
+
+def _by_the_rule(
+    run_dir: Path, good: pd.DataFrame, found: dict[str, frontier.Accuracy] | None
+) -> tuple[pd.Series, str]:
+    """The fastest verified case of an acceptable kernel, and why, naming the kernels left out."""
+    present = sorted(set(good["kernel"]))
+    if len(present) == 1:
+        return good.iloc[0], f"the fastest verified case (the run's one kernel, {present[0]})"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    if found is None:
+        found = run_accuracies(run_dir, manifest, present)
+    verdicts = frontier.judge(present, manifest, found)
+    out = [v for v in verdicts.values() if not v.acceptable]
+    left_out = "; left out: " + "; ".join(f"{v.kernel} ({v.why})" for v in out) if out else ""
+    mine = good[good["kernel"].map(lambda k: verdicts[k].acceptable)]
+    if mine.empty:
+        raise UserError(
+            f"no kernel of run {run_dir.name} is acceptable for training (the fastest verified case whose "
+            f"kernel is {frontier.tolerance_text()}){left_out}; "
+            "choose one with --kernel"
+        )
+    row = mine.iloc[0]
+    rule = (
+        f"the fastest verified case whose kernel is {frontier.tolerance_text()}: "
+        f"{row['kernel']}, {verdicts[row['kernel']].why}"
+    )
+    return row, rule + left_out
 
 
 def verified_crops(run_dir: str | Path, choice: Choice) -> dict[str, str]:
@@ -179,6 +239,7 @@ class TrainOptions:
     workers: int | None = None
     chunk_size: int | None = None
     case_id: str | None = None
+    kernel: str | None = None  # train on this kernel's fastest verified case, whatever the rule says
     pairs: str | None = None  # LFW pairs.txt; None: looked for beside the dataset; "none": skip
     descriptor: str | None = None  # embeddings: a pipelines.embeddings variant; None: the default
     out: str | None = None  # the training folder; default <run>/train or <crops>-train
@@ -205,6 +266,8 @@ class TrainOptions:
             raise UserError(f"the {self.executor} executor has exactly one worker")
         if self.chunk_size is not None and self.chunk_size < 1:
             raise UserError("--chunk-size must be at least 1")
+        if self.kernel is not None and self.case_id is not None:
+            raise UserError("give --case or --kernel, not both (a case has its kernel)")
         if self.descriptor is not None and self.model != "embeddings":
             raise UserError(
                 "--descriptor chooses how the embeddings model describes a crop; not for --model cnn"
@@ -255,21 +318,24 @@ def train(
         labels, digest = folder_crops(crops_dir)
         source = {"crops": str(crops_dir), "crops_digest": digest}
         train_dir = Path(options.out) if options.out else crops_dir.parent / f"{crops_dir.name}-train"
-        dataset_root, output, preprocessing = None, "openface180", None
+        dataset_root, output, preprocessing, kernel_spec = None, "openface180", None, None
         log(f"training on the crops in {crops_dir}: {len(labels)} images")
     else:
         run_dir = tables.resolve_run(run)
-        choice = choose_best_output(run_dir, options.case_id)
+        choice = choose_best_output(run_dir, options.case_id, options.kernel)
         crops_dir = tables.output_folder(run_dir, choice.kernel)
         labels = verified_crops(run_dir, choice)
         manifest = json.loads((run_dir / "manifest.json").read_text())
         dataset_root = manifest.get("dataset", {}).get("root")
         output = descriptor_stage.crop_output(manifest, choice.kernel)
         preprocessing = preprocessing_step(run_dir, choice)
+        kernel_spec = kernel_for_predict(manifest, choice.kernel)
         source = {
             "run": str(run_dir),
             "run_id": choice.run_id,
             "case_id": choice.case_id,
+            "kernel": choice.kernel,
+            "why": choice.why,
             "output_digest": choice.output_digest,
             "case_wall_s": choice.wall_s,
             "crops": str(crops_dir),
@@ -277,8 +343,8 @@ def train(
         }
         train_dir = Path(options.out) if options.out else run_dir / TRAIN_DIR
         log(
-            f"training on run {run_dir.name}: best verified output is case {choice.case_id} "
-            f"({choice.wall_s:.2f} s, digest {choice.output_digest[:12]}), {len(labels)} crops"
+            f"training on run {run_dir.name}: case {choice.case_id} ({choice.wall_s:.2f} s, digest "
+            f"{choice.output_digest[:12]}), {len(labels)} crops; chosen as {choice.why}"
         )
     if not labels:
         raise UserError(f"no crops to train on in {crops_dir}")
@@ -311,7 +377,7 @@ def train(
             "crop_output": output,
             "why": why,
             "default": descriptor_stage.DEFAULTS[output][0],
-            "pairs_tolerance": descriptor_stage.PAIRS_TOLERANCE,
+            "pairs_tolerance": frontier.PAIRS_TOLERANCE,
         }
         if pairs_path is not None:
             pairs = tp.read_lfw_pairs(pairs_path)
@@ -351,7 +417,7 @@ def train(
     except tp.TrainError as exc:
         raise UserError(str(exc)) from None
     log(format_split(split))
-    config = tp.TrainConfig(model=options.model, epochs=options.epochs, seed=options.seed)
+    config = tp.TrainConfig(model=options.model, epochs=options.epochs, seed=options.seed, kernel=kernel_spec)
     if descriptor is not None:
         config.descriptor = descriptor["variant"]
     trained, metrics, probs = tp.train_and_evaluate(split, features, config)
@@ -362,9 +428,8 @@ def train(
         metrics["descriptor"] = descriptor
     metrics["pipeline"] = pipeline_account(preprocessing, stage_summary, metrics["fit_s"], len(split.train))
     metrics["total_s"] = time.perf_counter() - t_total
-    metrics["source"] = {
-        k: v for k, v in source.items() if k in ("run_id", "case_id", "output_digest", "crops")
-    }
+    kept = ("run_id", "case_id", "kernel", "why", "output_digest", "crops")
+    metrics["source"] = {k: v for k, v in source.items() if k in kept}
     tp.save(train_dir, trained, metrics)
     _write_predictions(train_dir / "predictions.csv", split, probs)
     _write_csv(pd.DataFrame(metrics["pipeline"]["steps"]), train_dir / PIPELINE_FILE)
@@ -394,6 +459,14 @@ def train(
     }
     tables.write_json(manifest_out, train_dir / "manifest.json")
     return TrainResult(train_dir, metrics, manifest_out, trained)
+
+
+def kernel_for_predict(manifest: dict, name: str) -> str:
+    """How ``--predict`` asks for the kernel the crops came from: its name where this installation knows
+    it, else the class the run recorded (``package.module:Class``)."""
+    if name in kernels.registered():
+        return name
+    return str(declared(manifest, name).get("cls") or name)
 
 
 def preprocessing_step(run_dir: Path, choice: Choice) -> dict[str, Any]:
