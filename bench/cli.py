@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -102,6 +103,25 @@ def add_pricing(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _coverage(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"takes a share between 0 and 1 (0.9 for 90%), not {text!r}")
+    return value
+
+
+def add_coverage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--coverage",
+        type=_coverage,
+        default=0.9,
+        help="the prediction intervals' coverage, from the model's held-out errors (default 0.9)",
+    )
+
+
 def _one(values: list | None, flag: str):
     """The single value of a list-valued option where the command takes one."""
     if not values:
@@ -134,7 +154,11 @@ RUN_FLAGS = {
     "task_timeout": "task_timeout",
 }
 #: Switches that change a RunConfig field only when given (argparse dest -> (field, value)).
-RUN_SWITCHES = {"no_warmup": ("warmup", False), "keep_outputs": ("keep_outputs", True)}
+RUN_SWITCHES = {
+    "no_warmup": ("warmup", False),
+    "keep_outputs": ("keep_outputs", True),
+    "no_contention_probe": ("contention_probe", False),
+}
 
 
 def run_settings(args: argparse.Namespace) -> dict:
@@ -308,7 +332,7 @@ def _print_json(value) -> int:
 def cmd_project(args: argparse.Namespace) -> int:
     """Fit the scaling model on a run; project it (table + projection.parquet) or validate it."""
     from bench import tables
-    from bench.model import projection, validation
+    from bench.model import errors, projection, validation
     from bench.model.calibration import fit, read_run
     from bench.model.platforms import PLATFORMS, platform_limits
 
@@ -317,7 +341,7 @@ def cmd_project(args: argparse.Namespace) -> int:
     run_dir = tables.resolve_run(_one(args.runs, "RUN"))
     tasks, runs, manifest = read_run(run_dir)
     if args.validate:
-        table = validation.validate(tasks, runs, manifest)
+        table = errors.held_out_intervals(validation.validate(tasks, runs, manifest), args.coverage)
         summary = validation.validation_summary(table)
         if args.json:
             return _print_json(
@@ -567,6 +591,11 @@ def add_run_parser(sub) -> None:
         "or both: cold,warm",
     )
     run.add_argument("--no-warmup", action="store_true", help="skip the unrecorded warm-up case per executor")
+    run.add_argument(
+        "--no-contention-probe",
+        action="store_true",
+        help="skip the per-machine probe of busy cores (a few seconds once per machine, then cached)",
+    )
     run.add_argument("--out", default="results/runs", help="folder that receives the run folder")
     run.add_argument("--dask-scheduler", help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     run.add_argument("--lithops-config", help="Lithops YAML config (backend, storage); default localhost")
@@ -712,6 +741,7 @@ def add_project_parser(sub) -> None:
         help="predicted vs published end-to-end time of the serverless jobs in results/published/",
     )
     project.add_argument("--scenario", help="a named scenario on RUN: pattern-2019")
+    add_coverage(project)
     project.add_argument("--json", action="store_true", help="print only a JSON list on stdout")
     project.set_defaults(func=cmd_project)
 
@@ -729,6 +759,7 @@ def add_plan_parser(sub) -> None:
     plan_.add_argument("--deadline-s", type=float, help="recommend the cheapest option within this time")
     plan_.add_argument("--memory-mb", type=float, help="function memory (default: one full vCPU's worth)")
     add_pricing(plan_)
+    add_coverage(plan_)
     plan_.add_argument("--json", action="store_true", help="print only JSON on stdout")
     plan_.set_defaults(func=cmd_plan)
 

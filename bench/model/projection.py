@@ -153,15 +153,20 @@ def _draw(
         if slots < workers:
             notes.append(f"{platform.name} runs at most {slots} at once")
         slow = 1.0 / platform.cpu_share
+        contended = 1.0
         over = model.overhead(executor)
         if not over.source.startswith("measured"):
             notes.append(f"invocation overhead {over.source}")
     else:
         slots = workers
         active = min(workers, n_calls)
-        slow = max(1.0, active / model.cores)
-        if slow > 1:
+        share = max(1.0, active / model.cores)
+        contended = model.slowdown(min(active, model.cpu_count))
+        slow = share * contended
+        if share > 1:
             notes.append(f"{active} workers share {model.cores:.3g} cores")
+        if contended > 1:
+            notes.append(f"{min(active, model.cpu_count)} busy cores: compute {contended:.2f}x (probe)")
         over = model.overhead(executor)
         if not over.source.startswith("measured"):
             notes.append(f"overheads {over.source}")
@@ -169,8 +174,7 @@ def _draw(
     bounds = np.arange(0, images, chunk)
     work = (
         np.add.reduceat(compute, bounds) * slow
-        + np.add.reduceat(store, bounds)
-        + np.add.reduceat(overhead, bounds)
+        + (np.add.reduceat(store, bounds) + np.add.reduceat(overhead, bounds)) * contended
     )
     load = dist.sample_cold(n_calls, rng) * slow
     wall_extra = 0.0
