@@ -332,6 +332,7 @@ def _print_json(value) -> int:
 def cmd_project(args: argparse.Namespace) -> int:
     """Fit the scaling model on a run; project it (table + projection.parquet) or validate it."""
     from bench import tables
+    from bench.analysis import plan
     from bench.model import errors, projection, validation
     from bench.model.calibration import fit, read_run
     from bench.model.platforms import PLATFORMS, platform_limits
@@ -370,6 +371,9 @@ def cmd_project(args: argparse.Namespace) -> int:
         projection.project, args.chunk_size, model=model, executors=executors, workers=args.workers,
         images=images, kernels=kernels, platform=platform, book=book,
     )  # fmt: skip
+    table = plan.prediction_intervals(
+        table, model, tasks, runs, manifest, book, coverage=args.coverage, label=str(run_dir)
+    )
     path = projection.store_projection(run_dir, table)
     if args.json:
         return _print_json(projection.json_rows(table))
@@ -449,7 +453,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         book, machine = _book(args)
         ranked = plan.ranked_options(
             tasks, runs, manifest, book, question, platforms=args.platforms, memory_mb=args.memory_mb,
-            machine=machine,
+            machine=machine, coverage=args.coverage,
         )  # fmt: skip
     except (OSError, KeyError, ValueError) as exc:
         raise UserError(str(exc).strip("'\"")) from None

@@ -49,6 +49,7 @@ __all__ = [
     "fit",
     "machine_of",
     "read_run",
+    "with_contention",
 ]
 
 COMPUTE_STAGES = ["decode_s", "detect_s", "landmarks_s", "warp_s", "encode_s"]
@@ -409,8 +410,13 @@ def read_run(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     tasks, runs, manifest = tables.read_run(run_dir)
     if tasks.empty or runs.empty:
         raise UserError(f"run {run_dir} has no finished case to fit the model on")
-    if "contention" not in manifest:  # a run measured before the probe, its probe committed beside it
+    return tasks, runs, with_contention(manifest, run_dir)
+
+
+def with_contention(manifest: dict, run_dir: str | Path) -> dict:
+    """The manifest with the machine's contention probe: its own, or, for a run measured before the
+    probe was recorded, a ``contention*.json`` committed in its folder (benchmarks/core_contention.py)."""
+    if "contention" not in manifest:
         for path in sorted(Path(run_dir).glob("contention*.json")):
-            manifest["contention"] = json.loads(path.read_text()) | {"source": str(path)}
-            break
-    return tasks, runs, manifest
+            return manifest | {"contention": json.loads(path.read_text()) | {"source": str(path)}}
+    return manifest

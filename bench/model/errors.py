@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from bench.analysis.statistics import disturbed_cases
 
 __all__ = [
     "COMMITTED",
@@ -37,9 +40,11 @@ __all__ = [
     "Residuals",
     "apply_errors",
     "beyond_measured",
+    "disturbed_refusal",
     "held_out_intervals",
     "held_out_summary",
     "published_residuals",
+    "row_matcher",
     "run_residuals",
 ]
 
@@ -122,6 +127,40 @@ def published_residuals(table: pd.DataFrame) -> dict[str, Residuals]:
         )
         for platform, g in held_out.groupby("platform")
     }
+
+
+def row_matcher(
+    validation: pd.DataFrame,
+    published: pd.DataFrame | None,
+    *,
+    measured_workers: int,
+    cores: int,
+    label: str,
+) -> Callable[[pd.Series], Residuals | None]:
+    """The residuals that back a projected row, by its kind (the module's docstring); None: none do."""
+    own = run_residuals(validation, label)
+    beyond = beyond_measured()
+    cloud = published_residuals(published) if published is not None else {}
+
+    def residuals_for(row: pd.Series) -> Residuals | None:
+        if row["platform"] != "local":
+            return cloud.get(row["platform"])
+        if row["workers"] <= measured_workers:
+            return own
+        return beyond if row["workers"] <= cores else None
+
+    return residuals_for
+
+
+def disturbed_refusal(runs: pd.DataFrame) -> str:
+    """Why a fit on this run gets no interval: the cases other work or steal disturbed (empty: none)."""
+    table = disturbed_cases(runs)
+    if table.empty:
+        return ""
+    return (
+        f"fit on disturbed cases ({', '.join(table['case_id'])}: other work or steal during the "
+        "measurement): no interval; measure again on a quiet machine"
+    )
 
 
 def _combine(median: float, low: float, high: float, q: float) -> tuple[float, float]:

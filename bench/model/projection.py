@@ -351,16 +351,22 @@ def executors_for(
 def format_projection(table: pd.DataFrame, model: Model, platform: Platform, run_dir: Path) -> str:
     """``facebench project``'s text: one row per projected case, what the interval means, the fit."""
     shown = table.assign(
-        wall_s_5_95=interval_text(table, "predicted_wall_s"),
-        cost_usd_5_95=interval_text(table, "predicted_cost_usd"),
+        wall_s=interval_text(table, "predicted_wall_s"),
+        cost_usd=interval_text(table, "predicted_cost_usd"),
+        model_error=table["model_error"].map(lambda v: "" if pd.isna(v) else f"{v:.0%}"),
     )
     cols = ["executor", "platform", "kernel", "workers", "images", "chunk_size", "calls", "slots"]
-    cols += ["cpu_share", "wall_s_5_95", "cost_usd_5_95", "notes"]
+    cols += ["cpu_share", "wall_s", "cost_usd", "model_error", "notes"]
     draws = int(table["draws"].max()) if len(table) else 0
+    coverage = table["interval_coverage"].dropna()
     lines = [
         shown[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"),
-        f"\nmedian [5-95%] of {draws} draws, each a bootstrap of the fit simulated anew; the interval is the "
-        "model's sampling uncertainty only, not its error against measurements (--validate)",
+        f"\nmedian of {draws} draws (each a bootstrap of the fit simulated anew) [{coverage.iloc[0]:.0%} "
+        "prediction interval: the draws' spread and the model's error on held-out cases of the row's kind, "
+        "bench/model/errors.py]"
+        if len(coverage)
+        else f"\nmedian of {draws} draws; no interval: {table['validation'].iloc[0] if len(table) else ''}",
+        *sorted({f"  {v}" for v in table["validation"]}),
         f"\nmodel fit on {len(model.fit_cases)} case(s) of {run_dir}; " + "; ".join(model.notes),
     ]
     return "\n".join(lines + [f"  {line}" for line in platform.sources])
