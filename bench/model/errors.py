@@ -104,7 +104,7 @@ def run_residuals(validation: pd.DataFrame, label: str) -> Residuals | None:
 def beyond_measured(folder: Path = COMMITTED) -> Residuals | None:
     """The committed validations that predict more workers than their fit saw."""
     errors, names = [], []
-    for path in sorted(folder.glob("*.json")):
+    for path in sorted(p for p in folder.glob("*.json") if not p.name.startswith("coverage-")):
         data = json.loads(path.read_text())
         cases = [c for c in data.get("cases", []) if c.get("scheme") == BEYOND_SCHEME]
         scored = [c["rel_error"] for c in cases if c.get("rel_error") is not None]
