@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> dict:
         "intervals": len(scored),
         "inside_share": float(scored["inside"].astype(bool).mean()),
         "per_scheme": json_rows(per),
+        # the cloud model's error on the published jobs it was not calibrated on
+        "published_median_abs_rel_error": float(rows[-1]["rel_error"].abs().median()),
         "cases": json_rows(every),
     }
     print(per.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
