@@ -15,49 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import statistics
-import time
 
-from pipelines import faces, kernels
+from bench.run.contention import per_image_s
 from pipelines.datasets import load_dataset
-
-
-def _worker(stage: str, blobs: list[bytes], barrier, results) -> None:
-    if stage == "kernel":
-        kernel = kernels.get(kernels.FAITHFUL)
-        kernel.preload(1)
-        items, work = blobs, kernel.process
-    else:  # detect: the images decoded and converted outside the clock, only the detector inside
-        import cv2
-        import dlib
-
-        detector = dlib.get_frontal_face_detector()
-        items = [cv2.cvtColor(faces.decode(b), cv2.COLOR_BGR2RGB) for b in blobs]
-
-        def work(rgb):
-            return detector(rgb, kernels.get(kernels.FAITHFUL).upsample)
-
-    work(items[0])  # page in the code and the model
-    barrier.wait()
-    start = time.perf_counter()
-    for item in items:
-        work(item)
-    results.put((time.perf_counter() - start) / len(items))
-
-
-def per_image_s(stage: str, blobs: list[bytes], workers: int) -> list[float]:
-    """Each worker's mean seconds per image, all workers running at once."""
-    ctx = mp.get_context("spawn")
-    barrier, results = ctx.Barrier(workers), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(stage, blobs, barrier, results)) for _ in range(workers)]
-    for p in procs:
-        p.start()
-    times = [results.get() for _ in procs]
-    for p in procs:
-        p.join()
-    return times
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

@@ -25,6 +25,7 @@ from bench.analysis.billing import Machine
 from bench.analysis.pricebook import PriceBook
 from bench.executors import display_order
 from bench.model.calibration import Model, fit
+from bench.model.errors import COVERAGE, apply_errors, disturbed_refusal, row_matcher
 from bench.model.intervals import interval_text
 from bench.model.platforms import SERVERLESS_PLATFORMS, platform_limits
 from bench.model.projection import project
@@ -37,7 +38,7 @@ DEFAULT_FUNCTIONS = (10, 100, 1000)
 JSON_COLUMNS = ["kernel", "executor", "platform", "workers", "images", "chunk_size", "memory_mb"]
 JSON_COLUMNS += ["predicted_wall_s", "predicted_wall_s_low", "predicted_wall_s_high"]
 JSON_COLUMNS += ["predicted_cost_usd", "predicted_cost_usd_low", "predicted_cost_usd_high"]
-JSON_COLUMNS += ["fits", "marks", "recommended", "trust", "cost_model"]
+JSON_COLUMNS += ["model_error", "interval_coverage", "fits", "marks", "recommended", "trust", "cost_model"]
 JSON_COLUMNS += ["pairs_accuracy", "acceptable", "accuracy_note"]
 MARKS = ("fastest under budget", "cheapest under deadline", "best time x cost", "fastest", "cheapest")
 
@@ -79,7 +80,8 @@ def options(
     functions: Sequence[int] = DEFAULT_FUNCTIONS,
     memory_mb: float | None = None,
 ) -> pd.DataFrame:
-    """Every option, per kernel, as one projected row (median and 5-95% interval of wall time and cost)."""
+    """Every option, per kernel, as one projected row (median and the draws' 5-95% of wall time and cost;
+    the plan widens them into prediction intervals, bench/model/errors.py)."""
     frames = []
     for name in platforms:
         if name == "local":
@@ -111,59 +113,34 @@ def options(
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def local_errors(validation: pd.DataFrame) -> dict[str, float]:
-    """Per executor, the model's median absolute leave-one-out error on the run's own cases."""
-    scored = validation.dropna(subset=["rel_error"]).query("scheme == 'leave-one-out'")
-    return scored.assign(e=scored["rel_error"].abs()).groupby("executor")["e"].median().to_dict()
-
-
-def published_errors(book: PriceBook) -> dict[str, tuple[float, int]]:
-    """Per serverless platform, the model's median absolute error on the published jobs it was not
-    calibrated on (results/published, bench/model/published.py), and how many there are."""
-    table = validate_published(book, draws=10)
-    held_out = table[table["role"] == "validation"]
-    errors = held_out.assign(e=held_out["rel_error"].abs()).groupby("platform")["e"]
-    return {p: (float(m), int(n)) for (p, m), n in zip(errors.median().items(), errors.size(), strict=True)}
-
-
-def trust_note(
-    row: pd.Series, local_error: dict[str, float], cloud_error: dict[str, tuple[float, int]] | None = None
-) -> str:
-    """How far to trust one row, in words."""
+def trust_note(row: pd.Series) -> str:
+    """How far to trust one row, in words: the measured error behind its interval (errors.apply_errors's
+    ``model_error`` and ``validation``), or why it has none."""
     parts = []
-    if row["platform"] == "local":
-        error = local_error.get(row["executor"])
-        if error is None or not math.isfinite(error):
-            parts.append("model not validated for this executor here")
-        else:
-            parts.append(f"model's median error on this run's measured {row['executor']} cases {error:.0%}")
-        if row["workers"] > 1 and row.get("notes"):
-            parts.append(str(row["notes"]))
+    error = row.get("model_error")
+    if error is None or not math.isfinite(error):
+        parts.append(f"{row['validation']}: no interval")
+    elif row["platform"] == "local":
+        parts.append(f"model's median error {error:.0%} on {row['validation']}")
     else:
-        error = (cloud_error or {}).get(row["platform"])
-        if error is None:
-            parts.append("not validated: no published measurement checks this platform's model")
-        else:
-            parts.append(
-                f"platform model's median error {error[0]:.0%} on {error[1]} published "
-                f"{row['platform']} jobs (Lithops' storage benchmarks at 1,024 MB: "
-                "CPU share and this kernel not validated)"
-            )
-        if row["estimates"]:
-            parts.append(f"estimates: {row['estimates']}")
+        parts.append(
+            f"platform model's median error {error:.0%} on {row['validation']} (Lithops' benchmarks at "
+            "1,024 MB: CPU share and this kernel not validated)"
+        )
+    if row["platform"] == "local" and row["workers"] > 1 and row.get("notes"):
+        parts.append(str(row["notes"]))
+    if row["platform"] != "local" and row["estimates"]:
+        parts.append(f"estimates: {row['estimates']}")
     return "; ".join(parts)
 
 
-def rank(
-    table: pd.DataFrame,
-    question: Question,
-    local_error: dict[str, float],
-    cloud_error: dict[str, tuple[float, int]] | None = None,
-) -> pd.DataFrame:
+def rank(table: pd.DataFrame, question: Question) -> pd.DataFrame:
     """Rows ranked by predicted time, each marked with what it answers and how far to trust it;
-    ``recommended`` is true on exactly one row when any option fits the question."""
+    ``recommended`` is true on exactly one row when any option fits the question. A row fits a budget
+    or deadline only where its whole prediction interval does: one without an interval (not validated)
+    never shows that it fits."""
     table = table.copy()
-    table["trust"] = [trust_note(row, local_error, cloud_error) for _, row in table.iterrows()]
+    table["trust"] = [trust_note(row) for _, row in table.iterrows()]
     table["time_x_cost"] = table["predicted_wall_s"] * table["predicted_cost_usd"]
     priced = table["predicted_cost_usd"].notna()
     fits = priced.copy()
@@ -228,6 +205,7 @@ def ranked_options(
     machine: Machine | None = None,
     training: dict | None = None,
     downstream: dict | None = None,
+    coverage: float = COVERAGE,
 ) -> pd.DataFrame:
     """Every option for the question's images, for every kernel the run measured, from the model fit on
     a run, ranked, each with how far to trust it and its kernel's accuracy: what ``facebench plan``
@@ -251,15 +229,44 @@ def ranked_options(
     table["accuracy_note"] = table["kernel"].map(lambda k: verdicts[k].why)
     if len(kernels) == 1:  # nothing to choose between: the run's kernel is what it plans for
         table["acceptable"] = True
-    local_error = local_errors(validate(tasks, runs, manifest))
-    cloud_error = published_errors(book)
-    ranked = rank(table[table["acceptable"]], question, local_error, cloud_error)
+    table = prediction_intervals(table, model, tasks, runs, manifest, book, coverage=coverage)
+    ranked = rank(table[table["acceptable"]], question)
     if table["acceptable"].all():
         return ranked
-    others = rank(table[~table["acceptable"]], question, local_error, cloud_error)
+    others = rank(table[~table["acceptable"]], question)
     others = others.assign(fits=False, recommended=False, marks="not acceptable: " + others["accuracy_note"])
     ranked = pd.concat([ranked, others], ignore_index=True)
     return ranked.sort_values("predicted_wall_s", kind="stable").reset_index(drop=True)
+
+
+def prediction_intervals(
+    table: pd.DataFrame,
+    model: Model,
+    tasks: pd.DataFrame,
+    runs: pd.DataFrame,
+    manifest: dict,
+    book: PriceBook,
+    *,
+    coverage: float = COVERAGE,
+    label: str = "this run",
+) -> pd.DataFrame:
+    """Projected rows (``project``, ``plan``, ``report --images``) with their prediction intervals: the
+    run's own validation, the committed ones beyond its worker counts, the published serverless jobs
+    (bench/model/errors.py); none where the fit is on disturbed cases."""
+    serverless = (table["platform"] != "local").any() if len(table) else False
+    matcher = row_matcher(
+        validate(tasks, runs, manifest),
+        validate_published(book, draws=10) if serverless else None,
+        measured_workers=int(runs["workers"].max()),
+        cores=int(model.cpu_count),
+        label=label,
+    )
+    return apply_errors(table, matcher, coverage, refused=disturbed_refusal(runs))
+
+
+def _coverage(ranked: pd.DataFrame) -> str:
+    shares = ranked["interval_coverage"].dropna()
+    return f"{shares.iloc[0]:.0%}" if len(shares) else "no"
 
 
 def format_plan(ranked: pd.DataFrame, question: Question, run_dir: Path, manifest: dict) -> str:
@@ -275,7 +282,8 @@ def format_plan(ranked: pd.DataFrame, question: Question, run_dir: Path, manifes
     lines = [
         f"{question.images:,} images, from {where}; asked: {question.asked}\n",
         shown[cols].to_string(index=False),
-        "\nhow far to trust each row (time and cost: median [5-95%] of the model's draws):",
+        f"\nhow far to trust each row (time and cost: median [{_coverage(ranked)} prediction interval]: the "
+        "draws' spread and the model's error on held-out cases of the row's kind, bench/model/errors.py):",
     ]
     return "\n".join(
         lines

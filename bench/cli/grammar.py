@@ -7,6 +7,7 @@ run id under results/runs); --run and --executor still work, with a note."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import NoReturn
 
@@ -96,6 +97,25 @@ def add_pricing(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--price-per-hour", type=float, metavar="USD", help="price local cases at this hourly price instead"
+    )
+
+
+def coverage_share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"takes a share between 0 and 1 (0.9 for 90%), not {text!r}")
+    return value
+
+
+def add_coverage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--coverage",
+        type=coverage_share,
+        default=0.9,
+        help="the prediction intervals' coverage, from the model's held-out errors (default 0.9)",
     )
 
 

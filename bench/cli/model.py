@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from bench.cli.grammar import (
+    add_coverage,
     add_executors,
     add_pricing,
     add_runs,
@@ -67,6 +68,7 @@ def add_project_parser(sub) -> None:
         help="predicted vs published end-to-end time of the serverless jobs in results/published/",
     )
     project.add_argument("--scenario", help="a named scenario on RUN: pattern-2019")
+    add_coverage(project)
     project.add_argument("--json", action="store_true", help="print only a JSON list on stdout")
     project.set_defaults(func=cmd_project)
 
@@ -84,6 +86,7 @@ def add_plan_parser(sub) -> None:
     plan_.add_argument("--deadline-s", type=float, help="recommend the cheapest option within this time")
     plan_.add_argument("--memory-mb", type=float, help="function memory (default: one full vCPU's worth)")
     add_pricing(plan_)
+    add_coverage(plan_)
     plan_.add_argument("--json", action="store_true", help="print only JSON on stdout")
     plan_.set_defaults(func=cmd_plan)
 
@@ -105,7 +108,8 @@ def add_claim_parser(sub) -> None:
 def cmd_project(args: argparse.Namespace) -> int:
     """Fit the scaling model on a run; project it (table + projection.parquet) or validate it."""
     from bench import tables
-    from bench.model import projection, validation
+    from bench.analysis import plan
+    from bench.model import errors, projection, validation
     from bench.model.calibration import fit, read_run
     from bench.model.platforms import PLATFORMS, platform_limits
 
@@ -114,7 +118,7 @@ def cmd_project(args: argparse.Namespace) -> int:
     run_dir = tables.resolve_run(one_value(args.runs, "RUN"))
     tasks, runs, manifest = read_run(run_dir)
     if args.validate:
-        table = validation.validate(tasks, runs, manifest)
+        table = errors.held_out_intervals(validation.validate(tasks, runs, manifest), args.coverage)
         summary = validation.validation_summary(table)
         if args.json:
             return print_json(
@@ -143,6 +147,9 @@ def cmd_project(args: argparse.Namespace) -> int:
         projection.project, args.chunk_size, model=model, executors=executors, workers=args.workers,
         images=images, kernels=kernels, platform=platform, book=book,
     )  # fmt: skip
+    table = plan.prediction_intervals(
+        table, model, tasks, runs, manifest, book, coverage=args.coverage, label=str(run_dir)
+    )
     path = projection.store_projection(run_dir, table)
     if args.json:
         return print_json(projection.json_rows(table))
@@ -227,7 +234,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         book, machine = price_book_and_machine(args)
         ranked = plan.ranked_options(
             tasks, runs, manifest, book, question, platforms=args.platforms, memory_mb=args.memory_mb,
-            machine=machine, training=training, downstream=load_downstream(),
+            machine=machine, training=training, downstream=load_downstream(), coverage=args.coverage,
         )  # fmt: skip
     except (OSError, KeyError, ValueError) as exc:
         raise UserError(str(exc).strip("'\"")) from None

@@ -58,6 +58,11 @@ def add_run_parser(sub) -> None:
         "or both: cold,warm",
     )
     run.add_argument("--no-warmup", action="store_true", help="skip the unrecorded warm-up case per executor")
+    run.add_argument(
+        "--no-contention-probe",
+        action="store_true",
+        help="skip the per-machine probe of busy cores (a few seconds once per machine, then cached)",
+    )
     run.add_argument("--out", default="results/runs", help="folder that receives the run folder")
     run.add_argument("--dask-scheduler", help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     run.add_argument("--lithops-config", help="Lithops YAML config (backend, storage); default localhost")
@@ -109,7 +114,11 @@ RUN_FLAGS = {
 }
 
 #: Switches that change a RunConfig field only when given (argparse dest -> (field, value)).
-RUN_SWITCHES = {"no_warmup": ("warmup", False), "keep_outputs": ("keep_outputs", True)}
+RUN_SWITCHES = {
+    "no_warmup": ("warmup", False),
+    "keep_outputs": ("keep_outputs", True),
+    "no_contention_probe": ("contention_probe", False),
+}
 
 
 def run_settings(args: argparse.Namespace) -> dict:

@@ -14,11 +14,15 @@ into parameters a simulation can scale.
 * the store: a latency and a per-byte time, fitted by least squares of ``fetch_s`` on ``bytes_in``
   and ``put_s`` on ``bytes_out`` (reported; the simulator resamples the measured store times);
 * how many cores the workers really had: the machine's ``cpu_count`` (manifest), or fewer where the
-  fit cases with several workers show their per-image time stretched by sharing.
+  fit cases with several workers show their per-image time stretched by sharing beyond what
+* the machine's contention probe (bench/run/contention.py, recorded in the manifest, or a committed
+  ``contention*.json`` in the run folder) explains: each worker's service time slowed by how many
+  cores are busy (caches, memory bandwidth, a VM's physical cores behind its vCPUs).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,9 +45,11 @@ __all__ = [
     "Overheads",
     "ServiceDist",
     "case_table",
+    "contention_of",
     "fit",
     "machine_of",
     "read_run",
+    "with_contention",
 ]
 
 COMPUTE_STAGES = ["decode_s", "detect_s", "landmarks_s", "warp_s", "encode_s"]
@@ -113,6 +119,11 @@ class Model:
     notes: list[str] = field(default_factory=list)
     executors: dict[str, dict] = field(default_factory=dict)  # the manifest's declared traits
     machine: Machine | None = None  # what the measured machine is priced as
+    contention: list[tuple[int, float]] = field(default_factory=list)  # (busy cores, slowdown), probed
+
+    def slowdown(self, busy: int) -> float:
+        """How much slower each worker's compute runs with ``busy`` cores busy (1 with no probe)."""
+        return contention_slowdown(self.contention, busy)
 
     def traits(self, executor: str) -> Traits:
         """What the executor declared (chunking, a fresh process per call, in-process)."""
@@ -147,8 +158,25 @@ class Model:
             },
             "executors": {e: vars(o) for e, o in self.overheads.items()},
             "store": self.store_fit,
+            "contention": [{"busy_cores": b, "slowdown": s} for b, s in self.contention],
             "notes": self.notes,
         }
+
+
+def contention_of(manifest: dict) -> list[tuple[int, float]]:
+    """The probe's (busy cores, slowdown) rows from a manifest; one worker's speed is the unit, so no
+    level is faster than it. Empty when the run has no probe."""
+    rows = (manifest.get("contention") or {}).get("rows") or []
+    return sorted((int(r["workers"]), max(1.0, float(r["slowdown"]))) for r in rows)
+
+
+def contention_slowdown(rows: list[tuple[int, float]], busy: int | np.ndarray) -> float | np.ndarray:
+    """The slowdown at ``busy`` cores: interpolated between probed levels, flat beyond them."""
+    if not rows:
+        return np.ones_like(busy, dtype=float) if isinstance(busy, np.ndarray) else 1.0
+    xs, ys = zip(*rows, strict=True)
+    value = np.interp(busy, xs, ys)
+    return value if isinstance(busy, np.ndarray) else float(value)
 
 
 def case_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -256,7 +284,14 @@ def fit(
     if measured.empty or tasks.empty:
         raise ValueError("no measured cases to fit the model on")
     cpu_count = int((manifest.get("environment") or {}).get("cpu_count") or 1)
+    contention = contention_of(manifest)
     notes: list[str] = []
+    if contention:
+        worst = max(contention, key=lambda r: r[1])
+        notes.append(
+            f"contention probe: compute {worst[1]:.2f}x slower with {worst[0]} cores busy "
+            f"({manifest['contention'].get('source') or manifest['contention'].get('cached') or 'manifest'})"
+        )
     per_image_load = {k for k in set(tasks["kernel"]) if declared(manifest, k).get("loads_per_image")}
     t = _prepare(tasks, per_image_load)
     info = measured.set_index("case_id")
@@ -274,17 +309,25 @@ def fit(
             continue
         ref = float(base.median())
         for _, row in group[group["active"] > 1].iterrows():
-            stretch = row["compute"] / ref if ref > 0 else 1.0
+            busy = min(int(row["active"]), cpu_count)
+            stretch = row["compute"] / ref / contention_slowdown(contention, busy) if ref > 0 else 1.0
             cores_seen.append(cpu_count if stretch <= 1.05 else min(cpu_count, row["active"] / stretch))
     if cores_seen:
-        # One worker's speed is the unit: sharing can slow several workers, never one.
-        cores = float(max(1.0, np.median(cores_seen)))
+        # One worker's speed is the unit: sharing can slow several workers, never one. The workers had
+        # at least the cores that any fit case showed them using at once: a case slowed beyond the
+        # probe by other work (or by its executor's own client) must not take cores from the others.
+        cores = float(max(1.0, max(cores_seen)))
         notes.append(f"workers had {cores:.2f} of {cpu_count} cores (per-image time in cases with >1 worker)")
     else:
         cores = float(cpu_count)
         notes.append(f"cores = cpu_count {cpu_count}: no fit case with several workers to show sharing")
 
-    slowdown = np.maximum(1.0, t["active"].to_numpy() / cores)
+    active = t["active"].to_numpy()
+    contended = contention_slowdown(contention, np.minimum(active, cpu_count))
+    slowdown = np.maximum(1.0, active / cores) * contended
+    # the probe slows the whole service time of a busy core, the harness's own per-image work too
+    t["store"] = t["store"].to_numpy() / contended
+    t["overhead"] = t["overhead"].to_numpy() / contended
     t["compute_1"] = t["compute"].to_numpy() / slowdown
     t["load_1"] = t["model_load_s"].to_numpy() / slowdown
 
@@ -344,6 +387,7 @@ def fit(
         notes=notes,
         executors=dict(manifest.get("executors") or {}),
         machine=machine or machine_of(manifest),
+        contention=contention,
     )
 
 
@@ -366,4 +410,13 @@ def read_run(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     tasks, runs, manifest = tables.read_run(run_dir)
     if tasks.empty or runs.empty:
         raise UserError(f"run {run_dir} has no finished case to fit the model on")
-    return tasks, runs, manifest
+    return tasks, runs, with_contention(manifest, run_dir)
+
+
+def with_contention(manifest: dict, run_dir: str | Path) -> dict:
+    """The manifest with the machine's contention probe: its own, or, for a run measured before the
+    probe was recorded, a ``contention*.json`` committed in its folder (benchmarks/core_contention.py)."""
+    if "contention" not in manifest:
+        for path in sorted(Path(run_dir).glob("contention*.json")):
+            return manifest | {"contention": json.loads(path.read_text()) | {"source": str(path)}}
+    return manifest

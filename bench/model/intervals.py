@@ -1,5 +1,6 @@
-"""A projected median and its 5-95% interval as text, rounded to what the draws support: every table
-of predictions that facebench prints (project, plan, the scenarios, --service-time) writes them so."""
+"""A projected median and its interval as text, rounded to what the interval supports: every table of
+predictions that facebench prints (project, plan, the scenarios, --service-time) writes them so. A
+median without an interval (no validation of its kind, bench/model/errors.py) says so."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ def format_interval(median: float, low: float, high: float, unit: str = "") -> s
     """``median [low-high]`` rounded to what the interval and the draws support: one significant digit
     of the interval's width, or of a tenth of the median where the interval is narrower (the median of
     ``projection.DRAWS`` draws itself moves by up to 5% between seeds)."""
-    if not all(math.isfinite(v) for v in (median, low, high)):
+    if not math.isfinite(median):
         return "n/a"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{median:,.3g}{unit} (not validated)"
     width = max(high - low, abs(median) * 1e-1, 1e-12)
     digits = max(0, -math.floor(math.log10(width)))
 

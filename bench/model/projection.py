@@ -153,15 +153,20 @@ def _draw(
         if slots < workers:
             notes.append(f"{platform.name} runs at most {slots} at once")
         slow = 1.0 / platform.cpu_share
+        contended = 1.0
         over = model.overhead(executor)
         if not over.source.startswith("measured"):
             notes.append(f"invocation overhead {over.source}")
     else:
         slots = workers
         active = min(workers, n_calls)
-        slow = max(1.0, active / model.cores)
-        if slow > 1:
+        share = max(1.0, active / model.cores)
+        contended = model.slowdown(min(active, model.cpu_count))
+        slow = share * contended
+        if share > 1:
             notes.append(f"{active} workers share {model.cores:.3g} cores")
+        if contended > 1:
+            notes.append(f"{min(active, model.cpu_count)} busy cores: compute {contended:.2f}x (probe)")
         over = model.overhead(executor)
         if not over.source.startswith("measured"):
             notes.append(f"overheads {over.source}")
@@ -169,8 +174,7 @@ def _draw(
     bounds = np.arange(0, images, chunk)
     work = (
         np.add.reduceat(compute, bounds) * slow
-        + np.add.reduceat(store, bounds)
-        + np.add.reduceat(overhead, bounds)
+        + (np.add.reduceat(store, bounds) + np.add.reduceat(overhead, bounds)) * contended
     )
     load = dist.sample_cold(n_calls, rng) * slow
     wall_extra = 0.0
@@ -347,16 +351,22 @@ def executors_for(
 def format_projection(table: pd.DataFrame, model: Model, platform: Platform, run_dir: Path) -> str:
     """``facebench project``'s text: one row per projected case, what the interval means, the fit."""
     shown = table.assign(
-        wall_s_5_95=interval_text(table, "predicted_wall_s"),
-        cost_usd_5_95=interval_text(table, "predicted_cost_usd"),
+        wall_s=interval_text(table, "predicted_wall_s"),
+        cost_usd=interval_text(table, "predicted_cost_usd"),
+        model_error=table["model_error"].map(lambda v: "" if pd.isna(v) else f"{v:.0%}"),
     )
     cols = ["executor", "platform", "kernel", "workers", "images", "chunk_size", "calls", "slots"]
-    cols += ["cpu_share", "wall_s_5_95", "cost_usd_5_95", "notes"]
+    cols += ["cpu_share", "wall_s", "cost_usd", "model_error", "notes"]
     draws = int(table["draws"].max()) if len(table) else 0
+    coverage = table["interval_coverage"].dropna()
     lines = [
         shown[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"),
-        f"\nmedian [5-95%] of {draws} draws, each a bootstrap of the fit simulated anew; the interval is the "
-        "model's sampling uncertainty only, not its error against measurements (--validate)",
+        f"\nmedian of {draws} draws (each a bootstrap of the fit simulated anew) [{coverage.iloc[0]:.0%} "
+        "prediction interval: the draws' spread and the model's error on held-out cases of the row's kind, "
+        "bench/model/errors.py]"
+        if len(coverage)
+        else f"\nmedian of {draws} draws; no interval: {table['validation'].iloc[0] if len(table) else ''}",
+        *sorted({f"  {v}" for v in table["validation"]}),
         f"\nmodel fit on {len(model.fit_cases)} case(s) of {run_dir}; " + "; ".join(model.notes),
     ]
     return "\n".join(lines + [f"  {line}" for line in platform.sources])

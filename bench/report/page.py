@@ -240,21 +240,23 @@ def project_for(data: RunData, images: int, platforms: list[str] | None) -> pd.D
     from bench.analysis.pricebook import load_price_book
     from bench.executors import display_order
     from bench.kernels import faithful_of
-    from bench.model.calibration import fit
+    from bench.model.calibration import fit, with_contention
 
     if images < 1:
         raise UserError("--images takes a positive integer")
     try:
         book = load_price_book(None)
-        model = fit(data.tasks, data.runs, data.manifest)
-        return plan.options(
+        manifest = with_contention(data.manifest, data.path)
+        model = fit(data.tasks, data.runs, manifest)
+        table = plan.options(
             model,
             book,
             images=images,
             platforms=plan.platforms_from(platforms or ["local"]),
             executors=display_order(set(data.runs["executor"])),
-            kernels=[faithful_of(set(data.tasks["kernel"]), data.manifest)],
+            kernels=[faithful_of(set(data.tasks["kernel"]), manifest)],
         )
+        return plan.prediction_intervals(table, model, data.tasks, data.runs, manifest, book)
     except (KeyError, ValueError) as exc:
         raise UserError(str(exc).strip("'\"")) from None
 

@@ -164,7 +164,12 @@ def projection(
         f"Projected wall time for {n:,} images against concurrent workers (scaling model), one line per "
         f"projected executor"
         + (
-            ", the band its 5-95% interval (the model's sampling uncertainty, not its error)"
+            (
+                f", the band its {proj['interval_coverage'].dropna().iloc[0]:.0%} prediction interval (the "
+                "draws' spread and the model's held-out error; none where not validated)"
+                if proj.get("interval_coverage", pd.Series(dtype=float)).notna().any()
+                else ", the band its 5-95% interval (the model's sampling uncertainty, not its error)"
+            )
             if banded
             else ""
         )

@@ -38,7 +38,7 @@ from bench.errors import UserError
 from bench.executors import BUILTIN, REFERENCE, Executor, executor_class, executor_name
 from bench.executors.chunking import chunk_size_for, chunk_sizes
 from bench.kernels import kernel_name, kernel_of
-from bench.run import environment, faults, load
+from bench.run import contention, environment, faults, load
 from bench.run.repeats import AUTO, DEFAULT_BUDGET_S, Rounds
 from bench.run.task import (
     CaseContext,
@@ -79,6 +79,9 @@ class RunConfig:
     starts: list[str] = field(default_factory=lambda: ["cold"])
     exclude: list[dict] = field(default_factory=list)  # cases matching all fields of one entry are dropped
     warmup: bool = True  # one small unrecorded case per executor first (imports, page cache)
+    # the machine's contention probe (bench/run/contention.py), measured once per machine and cached,
+    # recorded in the manifest where a case has several workers; off: neither measured nor recorded
+    contention_probe: bool = True
     suite: str | None = None  # the suite file's name, when the run came from one
     out: str = "results/runs"
     dask_scheduler: str | None = None
@@ -395,6 +398,8 @@ class Run:
             self.inputs = self.storage.inputs
             if self.config.warmup and not self.resumed:
                 self.warm_up()
+            if self.config.contention_probe and not self.resumed and max(self.config.workers) > 1:
+                self.probe_contention()
             self.rounds()
         if not self.config.keep_outputs:
             shutil.rmtree(self.run_dir / "scratch", ignore_errors=True)
@@ -436,6 +441,13 @@ class Run:
         self.manifest["repeats"] = rule.to_json()
         if rule.note():
             self.log(f"note: {rule.note()}")
+
+    def probe_contention(self) -> None:
+        """The machine's slowdown per busy core, for the scaling model: cached, else a few seconds."""
+        found = contention.cached_probe()
+        if found is not None:
+            self.manifest["contention"] = found
+            self.log(f"contention probe: {found['cached']}")
 
     def warm_up(self) -> None:
         """One small case per executor before any measured one, recorded in the manifest only."""
