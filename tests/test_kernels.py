@@ -29,7 +29,7 @@ CROP_SIDE = {"openface180": 180, "chip150": 150}
 def test_every_builtin_kernel_gives_the_same_bytes_under_every_executor(name, tmp_path):
     config = RunConfig(
         dataset="synthetic:4", executors=["sequential", "processes"], workers=[2], kernels=[name],
-        out=str(tmp_path), warmup=False, progress=False,
+        out=str(tmp_path), warmup=False, progress=False, repeats=1,
     )  # fmt: skip
     result = Run(config, log=lambda _: None).execute()
     assert list(result.runs["executor"]) == ["sequential", "processes"]
@@ -59,7 +59,7 @@ def test_a_kernel_from_outside_the_repository_runs_end_to_end(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "bench.cli", "run", "--dataset", "synthetic:6", "--executors",
          "sequential,processes", "--workers", "2", "--kernel", "optimized,upsample0:Upsample0",
-         "--out", str(tmp_path / "runs"), "--no-progress", "--no-train", "--no-warmup"],
+         "--out", str(tmp_path / "runs"), "--no-progress", "--no-train", "--no-warmup", "--repeats", "1"],
         capture_output=True, text=True, timeout=600, env=env,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
@@ -77,7 +77,7 @@ def test_a_kernel_from_outside_the_repository_runs_end_to_end(tmp_path):
 def two_kernel_run(tmp_path_factory) -> Path:
     config = RunConfig(
         dataset="synthetic:8", executors=["sequential"], kernels=["hog0", "optimized"],
-        out=str(tmp_path_factory.mktemp("quality")), warmup=False, progress=False,
+        out=str(tmp_path_factory.mktemp("quality")), warmup=False, progress=False, repeats=1,
     )  # fmt: skip
     return Run(config, log=lambda _: None).execute().run_dir
 
@@ -149,7 +149,7 @@ def test_a_kernel_that_reproduces_another_is_checked_against_its_reference_whate
     kernels_asked = ["naive", f"{__name__}:Pretender", "optimized"]
     config = RunConfig(
         dataset="synthetic:3", executors=["sequential"], kernels=kernels_asked, out=str(tmp_path),
-        warmup=False, progress=False,
+        warmup=False, progress=False, repeats=1,
     )  # fmt: skip
     run = Run(config, log=lambda _: None)
     assert [c.kernel for c in run.cases()] == ["optimized", "naive", "pretender"]  # its reference first
