@@ -127,3 +127,21 @@ def test_compare_says_when_matched_cases_met_different_load(small_run, tmp_path,
     # and the report's header says so, on a line of its own
     assert dict(_meta_rows(figures.load_run(busy)))["other work"].startswith("DISTURBED")
     assert dict(_meta_rows(figures.load_run(base)))["other work"].startswith("quiet")
+
+
+def test_a_contention_probe_beside_other_work_is_neither_used_nor_cached(tmp_path, monkeypatch):
+    """The probe measures the cores; beside two busy loops it would measure them, so it is marked
+    disturbed, never cached, and the next quiet run measures again."""
+    from bench.run import contention
+
+    monkeypatch.setenv("FACEBENCH_CACHE", str(tmp_path))
+    monkeypatch.setattr(contention, "levels_for", lambda cores: [1, 2])
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        found = contention.cached_probe()
+    finally:
+        for loop in loops:
+            loop.kill()
+            loop.wait()
+    assert found["disturbed"] and found["background_cpu"] > DISTURBED_CORES
+    assert not list(tmp_path.glob("contention/*.json"))  # nothing cached

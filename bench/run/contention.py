@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import tables
-from bench.run import environment
+from bench.analysis.statistics import DISTURBED_CORES
+from bench.run import environment, load
 from pipelines import faces, kernels
 from pipelines.datasets import cache_dir, load_dataset
 
@@ -110,7 +111,11 @@ def _cache_path() -> Path:
 
 def cached_probe(measure: bool = True) -> dict | None:
     """This machine's probe: from the cache, else measured now (``measure``) and cached; None when a
-    single core leaves nothing to probe or ``measure`` is off and nothing is cached."""
+    single core leaves nothing to probe or ``measure`` is off and nothing is cached.
+
+    A probe taken while other work used more than ``DISTURBED_CORES`` of the machine measures that work
+    as much as the cores: it is returned marked ``disturbed`` (with its ``background_cpu``), never
+    cached, and the runner leaves it out of the model, so the next quiet run measures it again."""
     path = _cache_path()
     if path.is_file():
         result = json.loads(path.read_text())
@@ -119,7 +124,12 @@ def cached_probe(measure: bool = True) -> dict | None:
     cores = environment.vcpu_count()
     if cores < 2 or not measure:
         return None
+    before = load.sample()
     result = probe(levels_for(cores))
+    result |= load.between(before, load.sample())
+    result["disturbed"] = bool(result["background_cpu"] > DISTURBED_CORES)  # NaN (not Linux): unknown
+    if result["disturbed"]:
+        return result
     path.parent.mkdir(parents=True, exist_ok=True)
     tables.write_json(result, path)
     result["cached"] = str(path)

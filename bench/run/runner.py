@@ -445,7 +445,14 @@ class Run:
     def probe_contention(self) -> None:
         """The machine's slowdown per busy core, for the scaling model: cached, else a few seconds."""
         found = contention.cached_probe()
-        if found is not None:
+        if found is not None and found.get("disturbed"):
+            print(
+                f"facebench: warning: the contention probe ran beside {found['background_cpu']:.2f} cores of "
+                "other work: not used and not cached (the next run on a quiet machine measures it again)",
+                file=sys.stderr,
+                flush=True,
+            )
+        elif found is not None:
             self.manifest["contention"] = found
             self.log(f"contention probe: {found['cached']}")
 
