@@ -6,6 +6,7 @@ import heapq
 import json
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -463,3 +464,24 @@ def test_claim_finds_the_newest_run_by_the_one_rule_every_command_uses(tmp_path)
         (d / "manifest.json").write_text(json.dumps(manifest))
     assert claim.pick_runs(None, root=tmp_path)["naive"].name == "a-naive-newer"
     assert tables.resolve_run(None, root=tmp_path).name == "a-naive-newer"
+
+
+def test_claim_projected_rows_carry_prediction_intervals_or_none(tmp_path, capsys):
+    """Projected on Cloud Functions (published jobs held out): an interval at least the model's error
+    wide on each side; on Code Engine (none published): no interval, "not validated"."""
+    root = Path(__file__).resolve().parents[1] / "results"
+    optimized = copy_run(root / "reference", tmp_path / "reference")
+    naive = copy_run(root / "pattern-2019" / "naive-run", tmp_path / "naive-run")
+    assert main(["claim", str(optimized), str(naive)]) == 0
+    table = pd.read_csv(optimized / "claim.csv")
+    projected = table[table["section"] == "projected"]
+    assert (projected["interval_coverage"] == 0.9).all()
+    for row in projected.itertuples():
+        assert row.time_s_low <= row.time_s * (1 - row.model_error)
+        assert row.time_s_high >= row.time_s * (1 + row.model_error)
+    assert main(["claim", str(optimized), str(naive), "--platform", "ibm_code_engine"]) == 0
+    engine = pd.read_csv(optimized / "claim.csv")
+    engine = engine[engine["section"] == "projected"]
+    assert engine["time_s_low"].isna().all() and engine["model_error"].isna().all()
+    assert engine["note"].str.contains("not validated").all()
+    capsys.readouterr()

@@ -10,7 +10,14 @@ import pytest
 
 from bench.analysis.pricebook import load_price_book
 from bench.model.platforms import platform_limits
-from bench.model.published import CALIBRATION_JOBS, calibrate, read_published, validate_published
+from bench.model.published import (
+    CALIBRATION_JOBS,
+    calibrate,
+    direct_summary,
+    read_published,
+    validate_direct,
+    validate_published,
+)
 from bench.model.simulator import schedule
 from bench.model.workload import job_schedule, project_workload, service_times
 
@@ -45,6 +52,52 @@ def test_validation_jobs_are_predicted_within_a_few_percent_and_the_terms_matter
     assert error.median() < 0.08 and error.max() < 0.2
     bare = ((scored["without_job_terms_s"] - scored["published_s"]) / scored["published_s"]).abs()
     assert bare.median() > 2 * error.median()
+
+
+def test_the_runtime_kind_picks_the_cold_start_lithops_default_by_default():
+    book = load_price_book()
+    ibm = platform_limits(book, "ibm_cloud_functions")
+    assert ibm.runtime == "container" and ibm.cold_start_s == book.platform_values("ibm_cloud_functions")[
+        "cold_start_s"
+    ]
+    native = platform_limits(book, "ibm_cloud_functions", runtime="native")
+    assert native.cold_start_s < ibm.cold_start_s / 2
+    assert "ibm_cloud_functions.cold_start_native_s" in native.estimates
+    assert platform_limits(book, "aws_lambda").runtime == "native"
+    with pytest.raises(ValueError, match="no cold start for a container runtime on aws_lambda"):
+        platform_limits(book, "aws_lambda", runtime="container")
+
+
+def test_an_openwhisk_share_falls_with_concurrency_from_a_core_to_its_weight_a_quota_does_not():
+    book = load_price_book()
+    small = platform_limits(book, "ibm_cloud_functions", 256)
+    assert small.share_at(1) == 1.0 and small.share_at(2) == 0.5
+    assert small.share_at(8) == small.share_at(1000) == small.cpu_share == 256 / 2048
+    assert platform_limits(book, "ibm_cloud_functions", 2048).share_at(1) == 1.0
+    lam = platform_limits(book, "aws_lambda", 256)
+    assert lam.share_at(1) == lam.share_at(200) == lam.cpu_share
+
+
+def test_a_lone_small_openwhisk_call_is_projected_at_a_whole_core():
+    book = load_price_book()
+    small = platform_limits(book, "ibm_cloud_functions", 256)
+    alone, crowded = (
+        project_workload(np.array([1.0]), small, workers=[w], images=w, chunk_size=1, draws=3)
+        for w in (1, 100)
+    )
+    assert alone["cpu_share"].iloc[0] == 1.0 and crowded["cpu_share"].iloc[0] == 0.125
+
+
+def test_direct_invocations_are_traceable_and_the_new_terms_bring_them_closer():
+    jobs = pd.read_csv("results/published/direct_jobs.csv")
+    for job in jobs.itertuples():
+        assert len(job.commit) == 40 and job.commit in job.source and job.path in job.source
+    table = validate_direct(load_price_book(), draws=5)
+    assert len(table) == len(jobs) and set(table["platform"]) == {"ibm_cloud_functions", "aws_lambda"}
+    lone = table.set_index("job_id").loc["ibm-work-1"]
+    assert abs(lone["rel_error"]) < abs(lone["before_error"]) / 3
+    summary = direct_summary(table)
+    assert summary["median_abs_rel_error"] < summary["before_median_abs_rel_error"]
 
 
 def test_the_client_thread_pool_paces_invocations():

@@ -39,8 +39,10 @@ from bench.analysis.pricebook import load_price_book
 from bench.analysis.statistics import median_interval
 from bench.errors import UserError
 from bench.model.calibration import fit, read_run
+from bench.model.errors import COVERAGE, apply_errors, disturbed_refusal, published_residuals
 from bench.model.platforms import SERVERLESS_PLATFORMS, platform_limits
 from bench.model.projection import Prediction, json_rows, predict_case
+from bench.model.published import validate_published
 from bench.model.scenarios import pattern_2019
 
 CLAIM_COLUMNS = [
@@ -62,6 +64,8 @@ CLAIM_COLUMNS = [
     "cost_usd",
     "note",
     "pairs_accuracy",
+    "model_error",
+    "interval_coverage",
 ]
 #: Where a row's figures come from, by section; a factor row says its own.
 BASIS = {"claimed": "published", "measured": "measured", "projected": "model"}
@@ -202,6 +206,7 @@ def build_claim(
     images: int = PATTERN["images"],
     root: str | Path = tables.DEFAULT_RUNS,
     price_book: str | None = None,
+    coverage: float = COVERAGE,
 ) -> dict:
     """The claim table and what it was made from; see the module docstring."""
     picked = pick_runs(given, root)
@@ -333,7 +338,16 @@ def build_claim(
         "fastest": "fastest concurrency",
         "balanced": "concurrency minimising time x cost",
     }
-    for (kernel, which), p in projected.items():
+    # Each projected row's prediction interval: the draws' spread with the platform model's error on the
+    # published jobs it was not calibrated on (bench/model/errors.py); none where none are published.
+    cloud_errors = published_residuals(validate_published(book, draws=10))
+    intervals = apply_errors(
+        pd.DataFrame([p.row() for p in projected.values()]),
+        lambda row: cloud_errors.get(row["platform"]),
+        coverage,
+        refused=disturbed_refusal(runs),
+    )
+    for ((kernel, which), p), interval in zip(projected.items(), intervals.itertuples(), strict=True):
         add(
             "projected",
             f"{kernel} serverless, {labels[which]}",
@@ -344,12 +358,21 @@ def build_claim(
             chunk_size=p.chunk_size,
             images=images,
             time_s=p.predicted_wall_s,
+            time_s_low=interval.predicted_wall_s_low,
+            time_s_high=interval.predicted_wall_s_high,
+            model_error=interval.model_error,
+            interval_coverage=interval.interval_coverage,
             cost_usd=p.predicted_cost_usd,
-            note="; ".join(x for x in (f"{cloud.memory_mb:g} MB", p.notes) if x),
+            note="; ".join(
+                x for x in (f"{cloud.memory_mb:g} MB", p.notes, f"interval: {interval.validation}") if x
+            ),
         )
     for row in rows:
         if row["section"] != "claimed" and row.get("time_s") and not math.isnan(row["time_s"]):
             row["speedup"] = t_naive_seq / row["time_s"]
+            if row["section"] == "projected" and not math.isnan(row["time_s_low"]):
+                row["speedup_low"] = t_naive_seq / row["time_s_high"]
+                row["speedup_high"] = t_naive_seq / row["time_s_low"]
 
     # The factors.
     t_naive_cloud = projected[("naive", "pattern")].predicted_wall_s
@@ -500,7 +523,8 @@ def chain_text(table: pd.DataFrame, tolerance: float = 0.01) -> str:
 def format_claim(result: dict) -> str:
     """The claim table as `facebench claim` prints it, then the chain with each factor's basis."""
     table: pd.DataFrame = result["table"].copy()
-    shown = table.drop(columns=["note", "time_s_low", "time_s_high", "speedup_low", "speedup_high"]).copy()
+    hidden = ["note", "time_s_low", "time_s_high", "speedup_low", "speedup_high", "model_error", "interval_coverage"]
+    shown = table.drop(columns=hidden).copy()
     shown["workers"] = shown["workers"].map(lambda v: "" if pd.isna(v) else f"{int(v)}")
     shown["chunk_size"] = shown["chunk_size"].map(lambda v: "" if pd.isna(v) else f"{int(v)}")
     shown["images"] = shown["images"].map(lambda v: "" if pd.isna(v) else f"{int(v)}")
@@ -519,6 +543,10 @@ def format_claim(result: dict) -> str:
         "runs: " + ", ".join(f"{k} {v}" for k, v in result["runs"].items()),
         "",
         shown.to_string(index=False),
+        "",
+        "times [intervals]: measured, the 95% interval of the median (7 or more repeats); projected, the "
+        "prediction interval at its coverage (interval_coverage) from the platform model's error on "
+        "published jobs it was not calibrated on, or none: not validated",
         "",
         "The chain is an accounting identity: each factor is a ratio of neighbouring times, so the product "
         "is 2,200 s / 35 s whatever was measured; what a factor is worth is its basis (measured here, the "

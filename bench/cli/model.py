@@ -102,6 +102,7 @@ def add_claim_parser(sub) -> None:
     claim.add_argument("--memory-mb", type=float, help="function memory (default: one full vCPU's worth)")
     claim.add_argument("--price-book", help="TOML price book to use instead of the packaged one")
     claim.add_argument("--json", action="store_true", help="print only the table as a JSON list")
+    add_coverage(claim)
     claim.set_defaults(func=cmd_claim)
 
 
@@ -174,9 +175,19 @@ def _project_published(args: argparse.Namespace) -> int:
     if args.validate_published:
         table = published.validate_published(book)
         summary = published.published_summary(table)
+        direct = published.validate_direct(book)
+        direct_summary = published.direct_summary(direct)
         if args.json:
-            return print_json({"jobs": json_rows(table), "summary": summary})
+            return print_json(
+                {
+                    "jobs": json_rows(table),
+                    "summary": summary,
+                    "direct": json_rows(direct),
+                    "direct_summary": direct_summary,
+                }
+            )
         print(published.format_published(table, summary))
+        print("\n" + published.format_direct(direct, direct_summary))
         return 0
     if args.scenario:
         if args.scenario not in scenarios.SCENARIOS:
@@ -254,7 +265,11 @@ def cmd_claim(args: argparse.Namespace) -> int:
     from bench.model.projection import json_rows
 
     result = claim.build_claim(
-        args.runs or None, platform=args.platform, memory_mb=args.memory_mb, price_book=args.price_book
+        args.runs or None,
+        platform=args.platform,
+        memory_mb=args.memory_mb,
+        price_book=args.price_book,
+        coverage=args.coverage,
     )
     csv_path, json_path = claim.store_claim(result)
     if args.json:

@@ -8,6 +8,7 @@ trips, result polling), calibrated on published jobs (:mod:`bench.model.publishe
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from bench.analysis.pricebook import PriceBook
@@ -17,6 +18,7 @@ __all__ = [
     "JOB_TERMS",
     "PLATFORMS",
     "PLATFORM_STORE",
+    "RUNTIMES",
     "SERVERLESS_PLATFORMS",
     "Platform",
     "platform_limits",
@@ -29,6 +31,9 @@ PLATFORMS = ("local", *SERVERLESS_PLATFORMS)
 DEFAULT_MEMORY_MB = {"aws_lambda": 1769, "ibm_cloud_functions": 2048, "ibm_code_engine": 4096}
 #: The object store each platform's functions would read and write, for request fees.
 PLATFORM_STORE = {"aws_lambda": "s3", "ibm_cloud_functions": "ibm_cos", "ibm_code_engine": "ibm_cos"}
+#: A function's runtime, for its cold start: the provider's own (a language runtime the platform keeps
+#: ready) or a custom container image (pulled and started for a new container).
+RUNTIMES = ("native", "container")
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class Platform:
     sources: tuple[str, ...] = ()
     estimates: tuple[str, ...] = ()  # the parameters used that the price book marks as ESTIMATE
     cpu_share_idle: float | None = None  # share on an idle host, where the share is a weight (OpenWhisk)
+    host_memory_mb: float | None = None  # memory one host gives functions, where the share is a weight
+    runtime: str = "native"  # the runtime whose cold start ``cold_start_s`` is (RUNTIMES)
     # What a Lithops map job pays around its calls (0 where the book has no figure):
     job_setup_s: float = 0.0  # client: serialise and upload the function and the data
     invoke_threads: int = 0  # client: the invocation thread pool ...
@@ -58,6 +65,20 @@ class Platform:
     poll_interval_s: float = 0.0  # the client checks the calls' status this often ...
     status_check_s: float = 0.0  # ... and a check takes this long
     result_fetch_s: float = 0.0  # client: download the results once all are done
+
+    def share_at(self, concurrency: int) -> float:
+        """The CPU share of one function while ``concurrency`` of the job's calls run at once.
+
+        A hard quota (Lambda) is the same at any concurrency. A weight (OpenWhisk's docker cpu-shares)
+        is a floor: the host's idle share goes to the containers that are busy. OpenWhisk's balancer
+        fills a host's memory before the next (ShardingContainerPoolBalancer), so the job's calls share
+        a host of ``host_memory_mb`` (its cores: that memory over the MB per vCPU) as they arrive, and
+        each gets those cores over the calls on it, at most a whole core, at least its weight."""
+        if not self.host_memory_mb or not self.memory_mb or self.cpu_share_idle is None:
+            return self.cpu_share
+        on_host = max(1, min(concurrency, math.floor(self.host_memory_mb / self.memory_mb)))
+        host_cores = self.host_memory_mb * self.cpu_share / self.memory_mb
+        return float(min(self.cpu_share_idle, max(self.cpu_share, host_cores / on_host)))
 
     @property
     def client_limit(self) -> tuple[int, float] | None:
@@ -90,12 +111,29 @@ def _window_s(unit: str) -> float:
     return 1.0
 
 
-def platform_limits(book: PriceBook, name: str, memory_mb: float | None = None) -> Platform:
-    """A serverless platform's limits from the price book's ``[platforms.<name>]`` table."""
+def lithops_runtime(values: dict[str, float]) -> str:
+    """The runtime Lithops deploys by default on the platform (the book's ``lithops_runtime_container``)."""
+    return "container" if values.get("lithops_runtime_container", 0) else "native"
+
+
+def platform_limits(
+    book: PriceBook, name: str, memory_mb: float | None = None, runtime: str | None = None
+) -> Platform:
+    """A serverless platform's limits from the price book's ``[platforms.<name>]`` table.
+
+    ``runtime`` (native or container; default: what Lithops deploys there) picks the cold start:
+    ``cold_start_s`` is that of Lithops' default runtime, ``cold_start_<runtime>_s`` the other's."""
     if name == "local":
         return Platform("local")
     entries = book.platform(name)
     values = {k: e.value for k, e in entries.items()}
+    default = lithops_runtime(values)
+    runtime = runtime or default
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime takes one of {', '.join(RUNTIMES)}, not {runtime!r}")
+    cold_key = "cold_start_s" if runtime == default else f"cold_start_{runtime}_s"
+    if cold_key not in values and runtime != default:
+        raise ValueError(f"the price book has no cold start for a {runtime} runtime on {name}")
     memory = float(memory_mb or DEFAULT_MEMORY_MB.get(name, 2048))
     lo, hi = values.get("memory_mb_min"), values.get("memory_mb_max")
     if (lo is not None and memory < lo) or (hi is not None and memory > hi):
@@ -128,12 +166,14 @@ def platform_limits(book: PriceBook, name: str, memory_mb: float | None = None) 
         "memory_gb_per_project",
         "invocation_rate_limit",
         "scaling_rate",
-        "cold_start_s",
+        cold_key,
+        "lithops_runtime_container",
         "mb_per_vcpu",
         "gb_per_vcpu",
         *JOB_TERMS,
         "invoke_threads",
         "cpu_share_idle",
+        "host_memory_mb",
     ]
     sources = tuple(
         f"{name}.{k} = {entries[k].value:g} {entries[k].unit} ({entries[k].source})"
@@ -145,7 +185,8 @@ def platform_limits(book: PriceBook, name: str, memory_mb: float | None = None) 
         concurrency_cap=int(min(caps)) if caps else None,
         invocation_limit=invocation,
         scale_limit=scale,
-        cold_start_s=float(values.get("cold_start_s", 0.0)),
+        cold_start_s=float(values.get(cold_key, 0.0)),
+        runtime=runtime,
         cpu_share=float(min(1.0, vcpu)),
         memory_mb=memory,
         vcpu=float(vcpu),
@@ -155,6 +196,7 @@ def platform_limits(book: PriceBook, name: str, memory_mb: float | None = None) 
             f"{name}.{k}" for k in used if k in entries and "ESTIMATE" in (entries[k].note or "").upper()
         ),
         cpu_share_idle=values.get("cpu_share_idle"),
+        host_memory_mb=values.get("host_memory_mb"),
         invoke_threads=int(values.get("invoke_threads", 0)),
         storage_mb_per_s=values.get("storage_mb_per_s"),
         **{k: float(values.get(k, 0.0)) for k in JOB_TERMS if k != "storage_mb_per_s"},

@@ -152,7 +152,7 @@ def _draw(
         slots = min(workers, platform.concurrency_cap or workers)
         if slots < workers:
             notes.append(f"{platform.name} runs at most {slots} at once")
-        slow = 1.0 / platform.cpu_share
+        slow = 1.0 / platform.share_at(min(slots, n_calls))
         contended = 1.0
         over = model.overhead(executor)
         if not over.source.startswith("measured"):

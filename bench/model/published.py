@@ -21,16 +21,19 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.pricebook import PriceBook
-from bench.model.platforms import JOB_TERMS, platform_limits
+from bench.model.platforms import JOB_TERMS, lithops_runtime, platform_limits
 from bench.model.workload import job_schedule
 
 __all__ = [
     "CALIBRATION_JOBS",
     "PUBLISHED",
     "calibrate",
+    "direct_summary",
+    "format_direct",
     "format_published",
     "published_summary",
     "read_published",
+    "validate_direct",
     "validate_published",
 ]
 
@@ -155,4 +158,88 @@ def format_published(table: pd.DataFrame, summary: dict) -> str:
         f"{summary['median_abs_rel_error']:.1%}, max {summary['max_abs_rel_error']:.1%}; the calibration "
         "jobs set the price book's platform terms (bench/model/published.py); sources: "
         "results/published/jobs.csv"
+    )
+
+
+def validate_direct(book: PriceBook, folder: str | Path = PUBLISHED, draws: int = 40, seed: int = 0) -> pd.DataFrame:
+    """The published direct invocations (``direct_jobs.csv``, none calibrated on) predicted end to end.
+
+    The workload is the task's time on a whole core: the in-function durations of the same
+    platform's 2,048 MB calls (a whole vCPU or more on both platforms), resampled; each job's own
+    durations are never an input. The function runs in the provider's native runtime, at the CPU
+    share of its memory at the job's concurrency (:meth:`Platform.share_at`); its published cold-start
+    signs say how many containers were warm. ``before_s``: the same without the two terms (the
+    cold start of Lithops' default runtime, the busy host's CPU weight at any concurrency)."""
+    folder = Path(folder)
+    jobs, calls = pd.read_csv(folder / "direct_jobs.csv"), pd.read_csv(folder / "direct_calls.csv")
+    whole_core = {
+        p: calls.loc[calls["job_id"].isin(g.loc[g["memory_mb"] >= 2048, "job_id"]), "seconds"].to_numpy(float)
+        for p, g in jobs.groupby("platform")
+    }
+    rows = []
+    for job in jobs.itertuples(index=False):
+        own = calls[calls["job_id"] == job.job_id]
+        warm = int((~own["cold_start"]).sum())
+        seconds = whole_core[job.platform]
+        now = platform_limits(book, job.platform, job.memory_mb, runtime=job.runtime)
+        default = lithops_runtime({k: e.value for k, e in book.platform(job.platform).items()})
+        before = platform_limits(book, job.platform, job.memory_mb, runtime=default)
+        walls = {}
+        for label, platform, share in (
+            ("now", now, now.share_at(job.calls)),
+            ("before", before, before.cpu_share),
+        ):
+            rng = np.random.default_rng(seed)
+            walls[label] = [
+                job_schedule(
+                    seconds[rng.integers(0, len(seconds), size=job.calls)] / share,
+                    job.calls,
+                    platform,
+                    rng,
+                    invocation="direct",
+                    warm_containers=warm,
+                ).wall_s
+                for _ in range(draws)
+            ]
+        predicted, before_s = float(np.median(walls["now"])), float(np.median(walls["before"]))
+        rows.append(
+            {
+                "job_id": job.job_id,
+                "platform": job.platform,
+                "memory_mb": int(job.memory_mb),
+                "calls": int(job.calls),
+                "cold_calls": int(len(own) - warm),
+                "cpu_share": round(now.share_at(job.calls), 4),
+                "published_s": float(job.end_to_end_s),
+                "predicted_s": predicted,
+                "rel_error": (predicted - job.end_to_end_s) / job.end_to_end_s,
+                "before_s": before_s,
+                "before_error": (before_s - job.end_to_end_s) / job.end_to_end_s,
+                "date": job.date,
+                "source": job.source,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def direct_summary(table: pd.DataFrame, within: float = 0.30) -> dict:
+    """Median absolute error and how many jobs are within ``within``, with the new terms and before."""
+    summary: dict = {"jobs": len(table)}
+    for label, column in (("", "rel_error"), ("before_", "before_error")):
+        errors = table[column].abs()
+        summary[f"{label}median_abs_rel_error"] = float(errors.median())
+        summary[f"{label}within_30pct"] = int((errors <= within).sum())
+    return summary
+
+
+def format_direct(table: pd.DataFrame, summary: dict) -> str:
+    """The direct invocations' table and summary, as ``--validate-published`` prints them after the jobs."""
+    cols = ["job_id", "memory_mb", "calls", "cold_calls", "cpu_share", "published_s", "predicted_s"]
+    cols += ["rel_error", "before_s", "before_error"]
+    return (
+        table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}")
+        + f"\n\ndirect invocations (none calibrated on): {summary['jobs']} jobs, median |error| "
+        f"{summary['median_abs_rel_error']:.1%}, {summary['within_30pct']} within 30%; before the runtime's "
+        f"cold start and the CPU share at concurrency: {summary['before_median_abs_rel_error']:.1%}, "
+        f"{summary['before_within_30pct']} within 30%; sources: results/published/direct_jobs.csv"
     )

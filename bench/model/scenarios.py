@@ -49,7 +49,9 @@ def pattern_2019(model: Model, book: PriceBook, *, draws: int = 40, seed: int = 
     download_s = PREDICTOR_BYTES / 1e6 / platform.storage_mb_per_s
     image_io_s = (platform.storage_in_s + platform.storage_out_s) / 2  # one GET of the image, one PUT
     rows = []
-    shares = {"host busy: CPU weight": platform.cpu_share, "host idle: a whole core": platform.cpu_share_idle}
+    # at its concurrency the job fills its hosts: each function gets its CPU weight (Platform.share_at)
+    busy = platform.share_at(platform.concurrency_cap - 1)
+    shares = {"host busy: CPU weight": busy, "host idle: a whole core": platform.cpu_share_idle}
     for label, share in shares.items():
         rng = np.random.default_rng(seed)
         walls = []

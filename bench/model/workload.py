@@ -139,9 +139,10 @@ def project_workload(
         rng = np.random.default_rng(seed)
         walls, costs, last = [], [], None
         for _ in range(draws):
-            task = seconds[rng.integers(0, len(seconds), size=images)] / platform.cpu_share
-            work = np.add.reduceat(task, np.arange(0, images, chunk))
             slots = min(w, platform.concurrency_cap or w)
+            share = platform.share_at(min(slots, math.ceil(images / chunk)))
+            task = seconds[rng.integers(0, len(seconds), size=images)] / share
+            work = np.add.reduceat(task, np.arange(0, images, chunk))
             last = job_schedule(work, slots, platform, rng, invocation=invocation)
             walls.append(last.wall_s)
             costs.append(_cost(book, platform, last, images, w)[0])
@@ -160,7 +161,7 @@ def project_workload(
                 "chunk_size": chunk,
                 "calls": len(work),
                 "slots": last.schedule.slots_used,
-                "cpu_share": round(platform.cpu_share, 4),
+                "cpu_share": round(share, 4),
                 "predicted_wall_s": float(np.median(walls)),
                 "predicted_cost_usd": float(np.median(costs)),
                 "predicted_wall_s_low": float(np.quantile(walls, 0.05)),
