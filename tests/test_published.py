@@ -57,9 +57,10 @@ def test_validation_jobs_are_predicted_within_a_few_percent_and_the_terms_matter
 def test_the_runtime_kind_picks_the_cold_start_lithops_default_by_default():
     book = load_price_book()
     ibm = platform_limits(book, "ibm_cloud_functions")
-    assert ibm.runtime == "container" and ibm.cold_start_s == book.platform_values("ibm_cloud_functions")[
-        "cold_start_s"
-    ]
+    assert (
+        ibm.runtime == "container"
+        and ibm.cold_start_s == book.platform_values("ibm_cloud_functions")["cold_start_s"]
+    )
     native = platform_limits(book, "ibm_cloud_functions", runtime="native")
     assert native.cold_start_s < ibm.cold_start_s / 2
     assert "ibm_cloud_functions.cold_start_native_s" in native.estimates

@@ -523,7 +523,15 @@ def chain_text(table: pd.DataFrame, tolerance: float = 0.01) -> str:
 def format_claim(result: dict) -> str:
     """The claim table as `facebench claim` prints it, then the chain with each factor's basis."""
     table: pd.DataFrame = result["table"].copy()
-    hidden = ["note", "time_s_low", "time_s_high", "speedup_low", "speedup_high", "model_error", "interval_coverage"]
+    hidden = [
+        "note",
+        "time_s_low",
+        "time_s_high",
+        "speedup_low",
+        "speedup_high",
+        "model_error",
+        "interval_coverage",
+    ]
     shown = table.drop(columns=hidden).copy()
     shown["workers"] = shown["workers"].map(lambda v: "" if pd.isna(v) else f"{int(v)}")
     shown["chunk_size"] = shown["chunk_size"].map(lambda v: "" if pd.isna(v) else f"{int(v)}")

@@ -161,7 +161,9 @@ def format_published(table: pd.DataFrame, summary: dict) -> str:
     )
 
 
-def validate_direct(book: PriceBook, folder: str | Path = PUBLISHED, draws: int = 40, seed: int = 0) -> pd.DataFrame:
+def validate_direct(
+    book: PriceBook, folder: str | Path = PUBLISHED, draws: int = 40, seed: int = 0
+) -> pd.DataFrame:
     """The published direct invocations (``direct_jobs.csv``, none calibrated on) predicted end to end.
 
     The workload is the task's time on a whole core: the in-function durations of the same
