@@ -146,6 +146,7 @@ FLAGS = [  # (flag and value, RunConfig field, the value every configuration mus
     (["--list", "flag-list.txt"], "list_file", "flag-list.txt"),
     (["--dataset", "synthetic:9"], "dataset", "synthetic:9"),
     (["--no-warmup"], "warmup", False),
+    (["--no-contention-probe"], "contention_probe", False),
     (["--keep-outputs"], "keep_outputs", True),
     (["--no-progress"], "progress", False),
     (["--out", "flag-out"], "out", "flag-out"),
