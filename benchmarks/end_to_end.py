@@ -74,9 +74,8 @@ def main(argv: list[str] | None = None) -> None:
         paths[kernel] = one_kernel(args, kernel)
     first = next(iter(paths))
     base = paths[first]["pipeline"]["total_s"]
-    print(
-        f"\n{'kernel':<12} {'preprocessing':>13} {'descriptors':>11} {'fit':>6} {'total':>8} {'vs ' + first:>10}"
-    )
+    head = f"{'kernel':<12} {'preprocessing':>13} {'descriptors':>11} {'fit':>6} {'total':>8}"
+    print(f"\n{head} {'vs ' + first:>10}")
     for kernel, path in paths.items():
         seconds = {s["step"]: s["seconds"] for s in path["pipeline"]["steps"]}
         path["whole_path_vs_first"] = base / path["pipeline"]["total_s"]
