@@ -21,10 +21,12 @@ BUILTIN = {
     "roi": "pipelines.kernels.hog:Roi",
     "center": "pipelines.kernels.hog:Center",
     "hog0-center": "pipelines.kernels.hog:Hog0Center",
+    "hog0-roi": "pipelines.kernels.hog:Hog0Roi",
     "landmarks5": "pipelines.kernels.hog:Landmarks5",
     "cnn": "pipelines.kernels.cnn:Cnn",
     "chip": "pipelines.kernels.chip:Chip",
     "chip-hog0": "pipelines.kernels.chip:ChipHog0",
+    "chip-hog0-roi": "pipelines.kernels.chip:ChipHog0Roi",
 }
 ENTRY_POINT_GROUP = "facebench.kernels"
 #: The faithful kernel: the one every variant approximates and is measured against.

@@ -5,7 +5,8 @@ dlib's 5-point shape, ``dlib.get_face_chip(image, shape, size=150, padding=0.25)
 output is ``chip150``, not openface's 180 px affine crop: the descriptor stage reads that from the
 run's manifest and describes such a chip as it is, without detecting and aligning it again.
 
-``chip-hog0`` detects as ``hog0`` does: upsample 0, upsample 1 only where it finds no face.
+``chip-hog0`` detects as ``hog0`` does: upsample 0, upsample 1 only where it finds no face;
+``chip-hog0-roi`` as ``hog0-roi`` does: that, in the central window first.
 """
 
 from __future__ import annotations
@@ -43,3 +44,10 @@ class ChipHog0(Chip):
     name = "chip-hog0"
     upsample = 0
     fallback_upsample = 1
+
+
+class ChipHog0Roi(ChipHog0):
+    """``chip`` with ``hog0-roi``'s detection: the fastest path to the descriptor model's input."""
+
+    name = "chip-hog0-roi"
+    window = 0.6
