@@ -398,7 +398,7 @@ class Run:
             self.inputs = self.storage.inputs
             if self.config.warmup and not self.resumed:
                 self.warm_up()
-            if self.config.contention_probe and not self.resumed and max(self.config.workers) > 1:
+            if self.config.contention_probe and not self.resumed and max(c.workers for c in self.cases()) > 1:
                 self.probe_contention()
             self.rounds()
         if not self.config.keep_outputs:
