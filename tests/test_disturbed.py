@@ -3,6 +3,8 @@ they exceed the limit (and never otherwise), the report's header, compare's note
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -136,12 +138,14 @@ def test_a_contention_probe_beside_other_work_is_neither_used_nor_cached(tmp_pat
 
     monkeypatch.setenv("FACEBENCH_CACHE", str(tmp_path))
     monkeypatch.setattr(contention, "levels_for", lambda cores: [1, 2])
-    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    # The probe runs in this process, so the loops must not be its children (a child's CPU is the
+    # run's own): each is started by a shell that exits at once, leaving it to init.
+    burn = f"{sys.executable} -c 'while True: pass' >/dev/null 2>&1 & echo $!"
+    pids = [int(subprocess.run(["sh", "-c", burn], capture_output=True, text=True).stdout) for _ in range(2)]
     try:
         found = contention.cached_probe()
     finally:
-        for loop in loops:
-            loop.kill()
-            loop.wait()
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
     assert found["disturbed"] and found["background_cpu"] > DISTURBED_CORES
     assert not list(tmp_path.glob("contention/*.json"))  # nothing cached
