@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -31,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.analysis.frontier import PAIRS_TOLERANCE
-from bench.run.environment import describe as machine
+from bench.run.environment import provenance
 from bench.train import descriptors as stage
 from bench.train import harness
 from pipelines import embeddings
@@ -156,13 +154,8 @@ def main(argv: list[str] | None = None) -> None:
             + ("" if chosen == default else f"; bench/train/descriptors.py DEFAULTS still says {default}")
         )
     if args.json:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
         out = {
-            "command": " ".join(
-                [Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]
-            ),
-            "commit": commit.stdout.strip(),
-            "machine": machine(),
+            **provenance(argv),
             "run": {"run_id": choice.run_id, "kernel": choice.kernel, "crop_output": output},
             "limit": args.limit,
             "workers": args.workers,

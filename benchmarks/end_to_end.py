@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from bench.analysis import end_to_end
-from bench.run.environment import describe as machine
+from bench.run.environment import provenance
 from bench.run.runner import Run, RunConfig
 from bench.train import harness
 from pipelines.kernels import FAITHFUL
@@ -85,13 +83,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{path['whole_path_vs_first']:>9.2f}x"
         )
     if args.json:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
         out = {
-            "command": " ".join(
-                [Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]
-            ),
-            "commit": commit.stdout.strip(),
-            "machine": machine(),
+            **provenance(argv),
             "kernels": paths,
         }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -27,15 +27,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 
 from bench.analysis import frontier
 from bench.kernels import declared
-from bench.run.environment import describe as machine
+from bench.run.environment import provenance
 from bench.train import descriptors as stage
 from bench.train import harness
 from pipelines import kernels as kernel_registry
@@ -156,13 +154,8 @@ def main(argv: list[str] | None = None) -> None:
     if choice:
         print(f"training's output by the rule: case {choice.case_id} ({choice.why})")
     if args.json:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
         out = {
-            "command": " ".join(
-                [Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]
-            ),
-            "commit": commit.stdout.strip(),
-            "machine": machine(),
+            **provenance(argv),
             "run": {"run_id": manifest.get("run_id"), "dataset": manifest.get("dataset", {})}
             if run_dir
             else None,

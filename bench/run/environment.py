@@ -52,6 +52,19 @@ def git_commit(cwd: Path | None = None) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def provenance(argv: list[str] | None = None) -> dict:
+    """What a committed benchmark result names: the command as run, the commit, the machine."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    commit = git_commit()
+    return {
+        "command": " ".join([Path(sys.argv[0]).as_posix(), *args]),
+        "commit": commit[:7] if commit else None,
+        "machine": describe(),
+    }
+
+
 def package_versions() -> dict[str, str]:
     versions = {}
     for name in PACKAGES:
