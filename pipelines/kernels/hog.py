@@ -151,7 +151,8 @@ class Naive(Optimized):
 
 
 class Hog0(HogKernel):
-    """Upsample 0 first (about 3x faster on LFW-sized faces), upsample 1 only where it finds none."""
+    """Upsample 0 first, upsample 1 only where it finds none: 2.40x the faithful kernel's images/s on 200
+    seed photos (results/kernel-frontier/seed-200/), not the 4x of its pixels, since later stages stay."""
 
     name = "hog0"
     upsample = 0
