@@ -5,9 +5,11 @@ output) describes the same crops of a run's output: the identities with at least
 and the crops of LFW's pairs (``pairs.txt`` beside the dataset, or ``--pairs``). Per variant: the
 validation and test top-1 of the embeddings model ``facebench train`` fits (same split, same seed), LFW
 pairs verification accuracy (10 folds, on the pairs covered), and the seconds per crop of each stage
-(measured inside the workers). The default descriptor is the fastest variant whose pairs accuracy is
-within the kernel frontier's tolerance of the reference's (``bench.train.descriptors.choose_descriptor``);
-the script prints it and writes everything, with the command, commit and machine, to ``--json``.
+(measured inside the workers) with the CPU other work took meanwhile (``background_cpu``, in cores;
+above ``DISTURBED_CORES`` the script warns, and the timings are not this machine's answer). The
+default descriptor is the fastest variant whose pairs accuracy is within the kernel frontier's
+tolerance of the reference's (``bench.train.descriptors.choose_descriptor``); the script prints it
+and writes everything, with the command, commit and machine, to ``--json``.
 
     python benchmarks/descriptor_variants.py RUN_DIR --workers 2 \
         --json results/descriptor-variants/ge10-pairs.json
@@ -29,6 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.analysis.frontier import PAIRS_TOLERANCE
+from bench.analysis.statistics import DISTURBED_CORES
+from bench.run import load
 from bench.run.environment import provenance
 from bench.train import descriptors as stage
 from bench.train import harness
@@ -48,10 +52,14 @@ def score(
 ) -> dict:
     """Describe every crop the ``variant``'s way, then fit and score as ``facebench train`` does."""
     keys = sorted(paths)
+    before = load.sample()
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(workers) as pool:
         done = pool.map(_describe, [(str(paths[k]), variant) for k in keys], chunksize=16)
     wall_s = time.perf_counter() - t0
+    background = load.between(before, load.sample())["background_cpu"]
+    if background > DISTURBED_CORES:
+        print(f"facebench: warning: other work took {background:.2f} cores while {variant} was timed")
     vectors = {k: v for k, (v, _) in zip(keys, done, strict=True) if v is not None}
     stages = {s: float(np.mean([t.get(s, 0.0) for _, t in done])) for s in embeddings.STAGES}
     # a crop without a descriptor leaves its split; every other crop stays where facebench train puts it
@@ -73,6 +81,7 @@ def score(
         "per_crop_s": float(sum(stages.values())),
         "stage_s": stages,
         "wall_s": wall_s,
+        "background_cpu": background,
     }
 
 

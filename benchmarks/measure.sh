@@ -8,9 +8,14 @@ mkdir -p "$OUT"
 SEED=$DATA/lfw-meta/seed-subset.txt
 step() { echo "== $1 $(date -u +%H:%M:%S) load: $(cut -d' ' -f1-3 /proc/loadavg)"; }
 
-step "seed subset, every executor, workers 1 and 2 (issue 2; the reference results)"
-facebench run --dataset "$DATA/lfw" --list "$SEED" --workers 1,2 --repeats 1 --no-train --no-progress \
-  --out results/reference-runs | tee "$OUT/seed.log"
+step "seed subset, every executor, workers 1..cores, 7 interleaved repeats (the reference results; ~40 min)"
+facebench run --suite suites/seed.toml --kernel optimized --no-progress --out results/reference-runs \
+  | tee "$OUT/seed.log"
+facebench report "$(tail -n 1 "$OUT/seed.log")" --out results/reference --pattern
+
+step "the naive kernel on 61 of the seed subset's photos, 7 repeats (the pattern's service time; ~5 min)"
+facebench run --dataset "$DATA/lfw" --list results/pattern-2019/seed-every26th.txt --kernel naive \
+  --executors sequential --repeats 7 --no-train --no-progress --out "$OUT/runs" | tee "$OUT/naive61.log"
 
 step "naive and optimized kernels, sequential, first 200 images of the seed subset (issue 4)"
 head -n 200 "$SEED" > "$OUT/seed200.txt"
@@ -31,7 +36,7 @@ python benchmarks/versus_pool.py --dataset "$DATA/lfw" --list "$SEED" --workers 
   --out "$OUT/runs" | tee "$OUT/versus-pool.log"
 
 step "the scaling model's error and the claim (issue 4), on the reference run and the naive run"
-REF=$(tail -n 1 "$OUT/seed.log"); NAIVE=$(tail -n 1 "$OUT/naive.log")
+REF=$(tail -n 1 "$OUT/seed.log"); NAIVE=$(tail -n 1 "$OUT/naive61.log")
 facebench project "$REF" --validate | tee "$OUT/validate.log"
 facebench claim "$REF" "$NAIVE" | tee "$OUT/claim.log"
 step "the descriptor variants, scored on ge10's validation split (issue 6; about 25 minutes)"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.analysis.statistics import case_summary, pareto
+from bench.analysis.statistics import case_summary, pareto, ratio_interval
 from bench.kernels import declared
 from pipelines.kernels import FAITHFUL
 
@@ -179,6 +179,19 @@ def tolerance_text(tolerance: float = PAIRS_TOLERANCE) -> str:
 
 
 # ------------------------------------------------------------------------------------------ the table
+
+def kernel_speedups(runs: pd.DataFrame, executor: str = "sequential") -> dict[str, tuple[float, float, float]]:
+    """Per kernel, its speed against the faithful kernel's under one executor: the faithful case's
+    median wall time over the kernel's, with the ratio's 95% interval (nan below 7 repeats a side)."""
+    cases = runs[runs["executor"] == executor]
+    walls = {kernel: group["wall_s"].to_numpy() for kernel, group in cases.groupby("kernel")}
+    base = walls[faithful_name(walls)]
+    out = {}
+    for kernel, wall in walls.items():
+        low, high = ratio_interval(base, wall)
+        out[kernel] = (float(pd.Series(base).median() / pd.Series(wall).median()), low, high)
+    return out
+
 
 FRONTIER_COLUMNS = [
     "kernel",

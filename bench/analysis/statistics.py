@@ -33,7 +33,7 @@ from bench.executors import REFERENCE, display_order
 
 CONFIDENCE = 0.95
 # Each side of a ratio gets half the error, so that both hold together with CONFIDENCE (Bonferroni).
-_SIDE_CONFIDENCE = 1 - (1 - CONFIDENCE) / 2
+SIDE_CONFIDENCE = 1 - (1 - CONFIDENCE) / 2
 CI_COLUMNS = ["wall_s_ci_low", "wall_s_ci_high", "speedup_ci_low", "speedup_ci_high"]
 
 
@@ -57,7 +57,7 @@ def min_repeats(confidence: float = CONFIDENCE) -> int:
 
 
 MIN_REPEATS = min_repeats(CONFIDENCE)
-MIN_REPEATS_SPEEDUP = min_repeats(_SIDE_CONFIDENCE)
+MIN_REPEATS_SPEEDUP = min_repeats(SIDE_CONFIDENCE)
 
 
 def median_interval(values, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -68,6 +68,14 @@ def median_interval(values, confidence: float = CONFIDENCE) -> tuple[float, floa
     if k is None:
         return math.nan, math.nan
     return float(data[k - 1]), float(data[len(data) - k])
+
+
+def ratio_interval(numerator, denominator) -> tuple[float, float]:
+    """The 95% interval of median(numerator) / median(denominator): each side's median gets a 97.5%
+    interval (Bonferroni, so both hold together with 95%); (nan, nan) below 7 values on either side."""
+    num_low, num_high = median_interval(numerator, SIDE_CONFIDENCE)
+    den_low, den_high = median_interval(denominator, SIDE_CONFIDENCE)
+    return num_low / den_high, num_high / den_low
 
 
 def reference_of(runs: pd.DataFrame) -> pd.Series:
@@ -92,21 +100,20 @@ def _intervals(runs: pd.DataFrame) -> pd.DataFrame:
     runs = runs.assign(_ref=reference_of(runs))
     reference = runs[runs["executor"] == REFERENCE]
     ref_cases = reference.groupby("_ref")["case_id"].nunique()
-    ref_bounds = reference.groupby("_ref")["wall_s"].apply(lambda w: median_interval(w, _SIDE_CONFIDENCE))
+    ref_walls = reference.groupby("_ref")["wall_s"].apply(list)
     rows = {}
     for case_id, group in runs.groupby("case_id", sort=False):
         wall_low, wall_high = median_interval(group["wall_s"])
         rate_low, rate_high = median_interval(group["images_per_s"])
         kernel = group["_ref"].iloc[0]
         speed_low = speed_high = math.nan
-        if kernel in ref_bounds.index:
-            case_low, case_high = median_interval(group["wall_s"], _SIDE_CONFIDENCE)
-            ref_low, ref_high = ref_bounds[kernel]
+        if kernel in ref_walls.index:
             if group["executor"].iloc[0] == REFERENCE and ref_cases[kernel] == 1:
                 # The reference over itself: exactly 1, once its repeats could carry an interval.
-                speed_low = speed_high = 1.0 if not math.isnan(case_low) else math.nan
+                measured = not math.isnan(median_interval(group["wall_s"], SIDE_CONFIDENCE)[0])
+                speed_low = speed_high = 1.0 if measured else math.nan
             else:
-                speed_low, speed_high = ref_low / case_high, ref_high / case_low
+                speed_low, speed_high = ratio_interval(ref_walls[kernel], group["wall_s"])
         elif {"speedup_ci_low", "speedup_ci_high"} <= set(group.columns):  # as recorded when it was saved
             speed_low, speed_high = group["speedup_ci_low"].iloc[0], group["speedup_ci_high"].iloc[0]
         rows[case_id] = {
