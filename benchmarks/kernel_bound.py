@@ -1,7 +1,10 @@
 """How close a parallel case comes to the kernel-bound limit: the sequential case's total kernel time
 divided by the cores (issue 15's definition), from a run's own tables.
 
-    python benchmarks/kernel_bound.py RUN [--json results/kernel-bound/NAME.json]
+    python benchmarks/kernel_bound.py RUN [RUN ...] [--json results/kernel-bound/NAME.json]
+
+With several runs (the rounds of ``benchmarks/versus_pool.py`` are one run each), each case's ratios
+are summarised over them: the median with its 95% order-statistic interval (7 runs at least).
 
 Kernel time is the sum over the sequential case's images of the kernel's stages (decode, detect,
 landmarks, warp, encode); the service-time bound adds what else an image costs in a worker (fetch,
@@ -14,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
+import statistics
+from collections import defaultdict
 from pathlib import Path
 
 from bench import tables
+from bench.analysis.statistics import median_interval
+from bench.run.environment import provenance
 
 KERNEL = ["decode_s", "detect_s", "landmarks_s", "warp_s", "encode_s"]
 
@@ -55,14 +61,30 @@ def bounds(run_dir: Path) -> dict:
     }
 
 
+def over_runs(results: list[dict]) -> list[dict]:
+    """Per case, its ratios over the runs: median, and the 95% interval where 7+ runs allow one."""
+    ratios: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for result in results:
+        for case in result["cases"]:
+            for name in ("wall_over_kernel_bound", "wall_over_service_bound"):
+                ratios[case["case_id"]][name].append(case[name])
+    rows = []
+    for case_id, by_name in ratios.items():
+        row: dict = {"case_id": case_id, "runs": len(by_name["wall_over_kernel_bound"])}
+        for name, values in by_name.items():
+            low, high = median_interval(values)
+            row |= {name: statistics.median(values), f"{name}_ci_low": low, f"{name}_ci_high": high}
+        rows.append({k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path)
+    parser.add_argument("runs", type=Path, nargs="+", metavar="RUN")
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args()
-    result = bounds(tables.resolve_run(args.run))
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    result["script_commit"] = commit.stdout.strip()
+    results = [bounds(tables.resolve_run(run)) for run in args.runs]
+    result = {**provenance(), "cases": over_runs(results), "runs": results}
     print(json.dumps(result, indent=1))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
