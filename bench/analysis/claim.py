@@ -36,7 +36,7 @@ from bench.analysis import frontier
 from bench.analysis.billing import DEFAULT_MACHINE, machine_cost
 from bench.analysis.pattern import PATTERN
 from bench.analysis.pricebook import load_price_book
-from bench.analysis.statistics import median_interval
+from bench.analysis.statistics import median_interval, ratio_interval
 from bench.errors import UserError
 from bench.model.calibration import fit, read_run
 from bench.model.errors import COVERAGE, apply_errors, disturbed_refusal, published_residuals
@@ -195,6 +195,7 @@ def _median_case(runs: pd.DataFrame, **where) -> pd.Series | None:
         wall_s_low=("wall_s", lambda w: median_interval(w)[0]),
         wall_s_high=("wall_s", lambda w: median_interval(w)[1]),
         cost_usd=("cost_usd", "median"),
+        walls=("wall_s", list),
     )
 
 
@@ -262,10 +263,11 @@ def build_claim(
 
     # Measured here, scaled per image to the seed subset.
     def measured(pick: RunPick, what: str, case: pd.Series | None, case_id: str | None) -> tuple:
-        """The case's median time scaled to ``images``, with its 95% interval (nan, nan: too few repeats)."""
+        """The case's median time scaled to ``images``, with its 95% interval (nan, nan: too few repeats),
+        and its repeats' times so scaled (for the intervals of ratios)."""
         if case is None:
             add("measured", what, kernel=pick.kernel, note=f"no such case in {pick.run_dir.name}")
-            return math.nan, math.nan, math.nan
+            return math.nan, math.nan, math.nan, []
         scale = images / case["images"]
         note = f"run {pick.run_dir.name}, {case_id}"
         if case["images"] != images:
@@ -285,28 +287,29 @@ def build_claim(
             cost_usd=case["cost_usd"] * scale,
             note=note,
         )
-        return case["wall_s"] * scale, case["wall_s_low"] * scale, case["wall_s_high"] * scale
+        walls = [w * scale for w in case["walls"]]
+        return case["wall_s"] * scale, case["wall_s_low"] * scale, case["wall_s_high"] * scale, walls
 
     def first(table: pd.DataFrame | None) -> tuple[pd.Series | None, str | None]:
         if table is None or table.empty:
             return None, None
         return table.iloc[0], str(table.index[0])
 
-    t_naive_seq, naive_low, naive_high = measured(
+    t_naive_seq, naive_low, naive_high, naive_walls = measured(
         naive, "naive sequential", *first(_median_case(naive.runs, executor="sequential"))
     )
-    t_opt_seq = measured(opt, "optimized sequential", *first(_median_case(opt.runs, executor="sequential")))[
-        0
-    ]
+    t_opt_seq, *_, opt_walls = measured(
+        opt, "optimized sequential", *first(_median_case(opt.runs, executor="sequential"))
+    )
     parallel = _median_case(opt.runs[opt.runs["executor"] != "sequential"])
     best = parallel.sort_values("wall_s") if parallel is not None else None
-    t_best_local = measured(opt, "best local parallel", *first(best))[0]
+    t_best_local, *_, best_walls = measured(opt, "best local parallel", *first(best))
     found, faster = _acceptable_kernels(picked)
     if faster is not None:
-        t_fast_seq = measured(
+        t_fast_seq, *_, fast_walls = measured(
             faster, f"fastest acceptable kernel sequential ({faster.kernel})",
             *first(_median_case(faster.runs, executor="sequential")),
-        )[0]  # fmt: skip
+        )  # fmt: skip
     if any(r.get("note", "").find("scaled per image") >= 0 for r in rows):
         notes.append(
             f"measured times are scaled per image to {images:,} images: fixed costs (start-up, model "
@@ -426,11 +429,13 @@ def build_claim(
         "measured / model",
         "measured / projected at one full vCPU per function",
     )
+    # A ratio of two measured times carries the 95% interval of a ratio of medians (7+ repeats a side).
     factor(
         "kernel waste: naive / optimized, both sequential",
         t_naive_seq / t_opt_seq,
         "measured",
         "measured, same executor; paid on both sides of the claim, so not a factor of it",
+        *ratio_interval(naive_walls, opt_walls),
     )
     if faster is not None:
         factor(
@@ -439,6 +444,7 @@ def build_claim(
             "measured",
             f"{faster.kernel}: {_accuracy_note(found, faster.kernel)}; optimized: "
             f"{_accuracy_note(found, 'optimized')}; the rule: {frontier.tolerance_text()}",
+            *ratio_interval(opt_walls, fast_walls),
         )
     factor(
         "fair: optimized sequential / optimized serverless, fastest",
@@ -451,6 +457,7 @@ def build_claim(
         t_opt_seq / t_best_local,
         "measured",
         f"this machine: {model.cpu_count} cores",
+        *ratio_interval(opt_walls, best_walls),
     )
 
     table = pd.DataFrame(rows)
