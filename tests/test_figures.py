@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -59,7 +60,7 @@ def test_an_edited_figure_or_result_is_caught(tmp_path):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text((ROOT / path).read_text())
     registry = tmp_path / "figures.toml"
-    entry = next(f for f in FIGURES if f.text.startswith("predicts 39.1 s"))
+    entry = next(f for f in FIGURES if f.text.startswith("predicts "))
     registry.write_text(
         f'[[figure]]\ntext = "{entry.text}"\ndocs = ["README.md"]\nsource = "{entry.source}"\n'
         f"format = {entry.format!r}\n[figure.values]\n"
@@ -67,13 +68,14 @@ def test_an_edited_figure_or_result_is_caught(tmp_path):
     )
     assert quoted.problems(tmp_path, registry) == []
     readme = tmp_path / "README.md"
-    readme.write_text(readme.read_text().replace("39.1 s [38.2-40.1]", "39.2 s [38.2-40.1]"))
+    edited = entry.text.replace("predicts ", "predicts 1", 1)  # 39.7 s becomes 139.7 s
+    readme.write_text(quoted.flatten(readme.read_text()).replace(entry.text, edited))
     assert quoted.problems(tmp_path, registry) == [f"{entry.text!r} is not in README.md"]
     scenario = tmp_path / entry.source
-    scenario.write_text(
-        scenario.read_text().replace('"predicted_wall_s": 39.08', '"predicted_wall_s": 40.08')
-    )
-    assert "renders 'predicts 40.1 s" in quoted.problems(tmp_path, registry)[0]
+    result = json.loads(scenario.read_text())
+    result["rows"][0]["predicted_wall_s"] += 100
+    scenario.write_text(json.dumps(result))
+    assert "renders 'predicts 1" in quoted.problems(tmp_path, registry)[0]
     # a new result in the findings with no entry
     text = findings(readme.read_text()) + " and then 4.2 s on three cores"
     assert uncovered(text, [entry.text]) and "'4.2'" in " ".join(uncovered(text, [entry.text]))
@@ -82,3 +84,14 @@ def test_an_edited_figure_or_result_is_caught(tmp_path):
 def test_result_like_numbers_are_those_with_a_unit_or_a_decimal_point():
     found = [m.group() for m in result_like("53 s, 8.3x, +12%, 0.52, $0.13; 2 cores, 1,584 images, 2-vCPU")]
     assert found == ["53", "8.3", "+12", "0.52", "$0.13"]
+
+
+def test_the_readme_factor_chain_multiplies_to_its_stated_ratio_within_one_percent():
+    readme = quoted.flatten((ROOT / "README.md").read_text())
+    match = re.search(r"([\d.,]+)x = ((?:[\d.,]+ x )+[\d.,]+)", readme)
+    assert match, "the README states the claim's factor chain"
+    stated = float(match[1].replace(",", ""))
+    product = 1.0
+    for factor in match[2].split(" x "):
+        product *= float(factor.replace(",", ""))
+    assert product == pytest.approx(stated, rel=0.01)

@@ -180,7 +180,10 @@ def tolerance_text(tolerance: float = PAIRS_TOLERANCE) -> str:
 
 # ------------------------------------------------------------------------------------------ the table
 
-def kernel_speedups(runs: pd.DataFrame, executor: str = "sequential") -> dict[str, tuple[float, float, float]]:
+
+def kernel_speedups(
+    runs: pd.DataFrame, executor: str = "sequential"
+) -> dict[str, tuple[float, float, float]]:
     """Per kernel, its speed against the faithful kernel's under one executor: the faithful case's
     median wall time over the kernel's, with the ratio's 95% interval (nan below 7 repeats a side)."""
     cases = runs[runs["executor"] == executor]

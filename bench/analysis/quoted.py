@@ -30,6 +30,7 @@ AGGREGATES: dict[str, Callable[[pd.Series], object]] = {
     "sum": pd.Series.sum,
     "count": pd.Series.count,
 }
+SAFE_BUILTINS = {"abs": abs, "round": round, "max": max, "min": min}  # what a figure's format may call
 _TABLE_QUERY = re.compile(r"^(?:(?P<agg>\w+)\((?P<col>\w+)\)|(?P<bare>\w+))(?:\s+where\s+(?P<where>.+))?$")
 
 
@@ -46,7 +47,7 @@ class Figure:
     def render(self, root: Path = ROOT) -> str:
         loaded = load_source(self.source, root)
         names = {name: query(loaded, q) for name, q in self.values.items()}
-        return eval(f"f{self.format!r}", {"__builtins__": {"abs": abs, "round": round}}, names)  # noqa: S307
+        return eval(f"f{self.format!r}", {"__builtins__": SAFE_BUILTINS}, names)  # noqa: S307
 
 
 def load_registry(path: Path = REGISTRY) -> tuple[list[Figure], list[str]]:
@@ -126,6 +127,9 @@ def flatten(markdown: str) -> str:
 
 if __name__ == "__main__":
     for figure in load_registry()[0]:
-        print(f"{figure.render()!r:50} {figure.source}")
+        try:
+            print(f"{figure.render()!r:50} {figure.source}")
+        except Exception as exc:  # the problems below name it; go on with the others
+            print(f"{'(cannot render: ' + str(exc) + ')':50} {figure.source}")
     for problem in problems():
         print("DISAGREES:", problem)
