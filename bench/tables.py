@@ -234,6 +234,12 @@ def machine_label(manifest: dict) -> str:
     cpu = env.get("cpu_model") or "an unrecorded CPU"
     cores = env.get("cpu_count")
     memory = env.get("memory_gb")
-    parts = [f"{cores} logical CPUs" if cores else None, f"{memory:g} GB" if memory else None]
+    signature = env.get("cpu_signature") or ""  # "family 6 model 167 stepping 1; ..." where recorded
+    model = signature.split(";")[0].split(" stepping")[0].removeprefix("family ").replace(" model ", "/")
+    parts = [
+        f"family/model {model}" if model else None,
+        f"{cores} logical CPUs" if cores else None,
+        f"{memory:g} GB" if memory else None,
+    ]
     detail = ", ".join(p for p in parts if p)
     return f"{cpu} ({detail})" if detail else cpu

@@ -192,3 +192,14 @@ def test_naive_kernel_is_checked_against_the_optimized_reference(tmp_path):
     )
     naive = result.tasks.query("kernel == 'naive'")
     assert (naive["model_load_s"] > 0).all()  # the pattern's baseline pays the load for every image
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/cpuinfo"), reason="read from /proc/cpuinfo")
+def test_the_manifest_names_the_host_cpu_beyond_its_marketing_name():
+    """Cloud VMs call every host "Intel(R) Xeon(R) Processor"; family and model tell hosts apart."""
+    from bench.run.environment import describe
+
+    env = describe()
+    assert env["cpu_signature"].startswith("family ") and " model " in env["cpu_signature"]
+    family, model = env["cpu_signature"].removeprefix("family ").split(" stepping")[0].split(" model ")
+    assert f"family/model {family}/{model}" in tables.machine_label({"environment": env})

@@ -28,14 +28,32 @@ PACKAGES = (
 )
 
 
-def cpu_model() -> str:
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo; empty where there is none (not Linux)."""
+    fields: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            if not line.strip():
+                break
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return fields
+
+
+def cpu_model() -> str:
+    return _cpuinfo().get("model name") or platform.processor() or platform.machine()
+
+
+def cpu_signature() -> str | None:
+    """Family, model and stepping: cloud VMs name every host "Intel(R) Xeon(R) Processor", yet hosts of
+    different generations differ in speed and even in the kernel's output bytes (docs/benchmarks.md)."""
+    info = _cpuinfo()
+    if not {"cpu family", "model", "stepping"} <= info.keys():
+        return None
+    simd = [f for f in ("avx2", "avx512f", "amx_tile") if f in info.get("flags", "").split()]
+    return f"family {info['cpu family']} model {info['model']} stepping {info['stepping']}; {' '.join(simd)}"
 
 
 def git_commit(cwd: Path | None = None) -> str | None:
@@ -86,6 +104,7 @@ def vcpu_count() -> int:
 def describe() -> dict:
     return {
         "cpu_model": cpu_model(),
+        "cpu_signature": cpu_signature(),
         "cpu_count": os.cpu_count(),
         "vcpus_usable": vcpu_count(),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
