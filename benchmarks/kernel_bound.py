@@ -4,7 +4,7 @@ divided by the cores (issue 15's definition), from a run's own tables.
     python benchmarks/kernel_bound.py RUN [RUN ...] [--json results/kernel-bound/NAME.json]
 
 With several runs (the rounds of ``benchmarks/versus_pool.py`` are one run each), each case's ratios
-are summarised over them: the median with its 95% order-statistic interval (7 runs at least).
+are summarised over them: the median with its 95% order-statistic interval (6 runs at least).
 
 Kernel time is the sum over the sequential case's images of the kernel's stages (decode, detect,
 landmarks, warp, encode); the service-time bound adds what else an image costs in a worker (fetch,
@@ -62,7 +62,7 @@ def bounds(run_dir: Path) -> dict:
 
 
 def over_runs(results: list[dict]) -> list[dict]:
-    """Per case, its ratios over the runs: median, and the 95% interval where 7+ runs allow one."""
+    """Per case, its ratios over the runs: median, and the 95% interval where 6+ runs allow one."""
     ratios: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for result in results:
         for case in result["cases"]:
