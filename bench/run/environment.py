@@ -48,7 +48,7 @@ def cpu_model() -> str:
 
 def cpu_signature() -> str | None:
     """Family, model and stepping: cloud VMs name every host "Intel(R) Xeon(R) Processor", yet hosts of
-    different generations differ in speed and even in the kernel's output bytes (docs/benchmarks.md)."""
+    different generations differ in speed, and a run's figures belong to its host (docs/benchmarks.md)."""
     info = _cpuinfo()
     if not {"cpu family", "model", "stepping"} <= info.keys():
         return None
